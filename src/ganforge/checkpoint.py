@@ -1,0 +1,150 @@
+"""Checkpoints: the whole training state, written atomically, read without unpickling objects.
+
+A checkpoint (``checkpoints/step_000500.pt``) is a ``torch.save`` of plain containers of
+tensors and numbers: G, D and EMA state dicts, both optimizers, the step, every RNG state,
+the batch sampler's position, the fixed noise of the sample grids and the resolved config.
+It is read back with ``weights_only=True``, so a file can never run code.
+
+The exported generator (``generator.safetensors`` + ``generator.json``) is what ``sample``,
+``eval`` and other tools need: weights and the metadata to rebuild G, nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from ganforge.config import ConfigError, Config, from_dict
+from ganforge.errors import GanforgeError
+from ganforge.models import build_generator
+
+FORMAT_VERSION = 1
+_NAME = re.compile(r"^step_(\d+)\.pt$")
+
+
+class CheckpointError(GanforgeError, ValueError):
+    """A checkpoint or exported generator that is missing, corrupt or incompatible."""
+
+
+def atomic_write(path: Path, write) -> None:
+    """Call ``write(tmp_path)``, flush it to disk, then rename over ``path``.
+
+    A reader (or a crash, or ``kill -9``) sees either the old file or the complete new one,
+    never a half-written file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def checkpoint_dir(run_dir: str | Path) -> Path:
+    return Path(run_dir) / "checkpoints"
+
+
+def list_checkpoints(run_dir: str | Path) -> list[Path]:
+    """Checkpoint files of a run, oldest first (ordered by the step in their names)."""
+    folder = checkpoint_dir(run_dir)
+    if not folder.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := _NAME.match(p.name))]
+    return [p for _, p in sorted(found)]
+
+
+def latest_checkpoint(run_dir: str | Path) -> Path | None:
+    found = list_checkpoints(run_dir)
+    return found[-1] if found else None
+
+
+def save_checkpoint(run_dir: str | Path, payload: dict[str, Any], keep: int) -> Path:
+    """Write ``payload`` as ``checkpoints/step_<step>.pt`` and keep only the ``keep`` newest."""
+    path = checkpoint_dir(run_dir) / f"step_{payload['step']:07d}.pt"
+    atomic_write(path, lambda tmp: torch.save({"format": FORMAT_VERSION, **payload}, tmp))
+    for old in list_checkpoints(run_dir)[:-keep]:
+        old.unlink(missing_ok=True)
+    return path
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read a checkpoint with ``weights_only=True``; a damaged file is a CheckpointError."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # truncated zip, foreign pickle, random bytes ...
+        raise CheckpointError(f"checkpoint {path} is unreadable ({type(err).__name__}: "
+                              f"{str(err).splitlines()[0][:120]}); delete it to resume from an "
+                              "earlier one") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT_VERSION:
+        raise CheckpointError(f"{path} is not a ganforge checkpoint of format {FORMAT_VERSION}")
+    return payload
+
+
+def checkpoint_config(payload: dict[str, Any], path: Path | str = "checkpoint") -> Config:
+    try:
+        return from_dict(payload["config"])
+    except (ConfigError, KeyError) as err:
+        raise CheckpointError(f"{path} holds a config this version cannot read: {err}") from None
+
+
+# --- the exported generator -------------------------------------------------------------
+
+def generator_paths(run_dir: str | Path, which: str = "last") -> tuple[Path, Path]:
+    """``(weights, metadata)`` paths of an exported generator; ``which`` is ``last`` or ``best``."""
+    stem = "generator" if which == "last" else f"generator-{which}"
+    return Path(run_dir) / f"{stem}.safetensors", Path(run_dir) / f"{stem}.json"
+
+
+def save_generator(run_dir: str | Path, G: nn.Module, meta: dict[str, Any],
+                   which: str = "last") -> None:
+    """Write G's weights (safetensors) and the metadata to rebuild it (JSON), atomically."""
+    weights, info = generator_paths(run_dir, which)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in G.state_dict().items()}
+    atomic_write(weights, lambda tmp: save_file(tensors, tmp))
+    atomic_write(info, lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2)))
+
+
+def load_generator(run_dir: str | Path, which: str = "last",
+                   device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild an exported G in eval mode; returns ``(G, metadata)``.
+
+    The metadata holds ``model`` (the ModelConfig fields), ``data_shape``, ``data`` (name,
+    kind, class names) and ``step``.
+    """
+    weights, info = generator_paths(run_dir, which)
+    if not weights.is_file() or not info.is_file():
+        hint = " (train with eval.every > 0 to keep a best generator)" if which == "best" else ""
+        raise CheckpointError(f"no exported generator '{which}' in {run_dir}: expected "
+                              f"{weights.name} and {info.name}; is it a ganforge run folder?{hint}")
+    try:
+        meta = json.loads(info.read_text())
+        cfg = from_dict({"model": meta["model"]})
+        G = build_generator(cfg.model, tuple(meta["data_shape"]))
+        G.load_state_dict(load_file(str(weights)))
+    except Exception as err:  # bad JSON, missing keys, shape mismatch, damaged safetensors
+        raise CheckpointError(f"cannot rebuild the generator in {run_dir}: "
+                              f"{str(err).splitlines()[0][:200]}") from None
+    return G.to(device).eval(), meta

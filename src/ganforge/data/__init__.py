@@ -1,0 +1,24 @@
+"""Data sets: readers for real image sets and generators for 2-D mixtures.
+
+``load_dataset(cfg, seed)`` is the one entry point; it returns a ``Dataset`` held in memory.
+"""
+
+from __future__ import annotations
+
+# Importing the reader modules registers their data sets.
+from ganforge.data import cifar, digits, folder, idx, mixtures  # noqa: F401
+from ganforge.data.registry import DATASETS, DataError, Dataset, register
+
+__all__ = ["DATASETS", "Dataset", "DataError", "load_dataset", "register"]
+
+
+def load_dataset(cfg, seed: int = 0) -> Dataset:
+    """Load the data set named by ``cfg.name`` (a ``DataConfig``)."""
+    if cfg.name not in DATASETS:
+        raise DataError(f"unknown data set '{cfg.name}'; choose one of: " + ", ".join(DATASETS))
+    dataset = DATASETS[cfg.name].loader(cfg, seed)
+    if cfg.limit is not None:
+        dataset.data = dataset.data[: cfg.limit]
+        if dataset.labels is not None:
+            dataset.labels = dataset.labels[: cfg.limit]
+    return dataset

@@ -1,0 +1,161 @@
+"""Everything a run trains, built from a Config, and its round trip through a checkpoint."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ganforge import __version__
+from ganforge.config import Config
+from ganforge.data import Dataset, load_dataset
+from ganforge.errors import GanforgeError
+from ganforge.losses import GANLoss, get_loss
+from ganforge.models import build_models, sample_noise
+from ganforge.training.sampler import EpochSampler
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA when present; an unavailable device is a clear error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise GanforgeError(f"run.device={name!r} is not a device; use auto, cpu, cuda or "
+                            "cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise GanforgeError("run.device asks for CUDA but no GPU is visible; use run.device=cpu")
+    return device
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def rng_state() -> dict[str, Any]:
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+@dataclass
+class TrainState:
+    """The models, optimizers and counters of one run; ``payload`` is its checkpoint."""
+
+    cfg: Config
+    device: torch.device
+    dataset: Dataset
+    data: torch.Tensor  # the whole training set on ``device`` (uint8 images or float points)
+    G: nn.Module
+    D: nn.Module
+    G_ema: nn.Module | None
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    loss: GANLoss
+    sampler: EpochSampler
+    fixed_z: torch.Tensor  # noise of the sample grids, the same all run long
+    step: int = 0  # G updates done
+    elapsed_seconds: float = 0.0  # training time before this session (resume)
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.cfg.run.dir)
+
+    @property
+    def sampling_G(self) -> nn.Module:
+        """The generator to draw samples from: the EMA copy when there is one."""
+        return self.G_ema if self.G_ema is not None else self.G
+
+    def noise(self, n: int) -> torch.Tensor:
+        return sample_noise(n, self.cfg.model.z_dim, self.cfg.model.noise, device=self.device)
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "elapsed_seconds": self.elapsed_seconds,
+            "config": self.cfg.to_dict(),
+            "data_shape": list(self.dataset.shape),
+            "G": self.G.state_dict(),
+            "D": self.D.state_dict(),
+            "G_ema": None if self.G_ema is None else self.G_ema.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "sampler": self.sampler.state_dict(),
+            "fixed_z": self.fixed_z.cpu(),
+            "rng": rng_state(),
+        }
+
+    def restore(self, payload: dict[str, Any]) -> None:
+        if list(payload["data_shape"]) != list(self.dataset.shape):
+            raise GanforgeError(f"the checkpoint was trained on examples of shape "
+                                f"{tuple(payload['data_shape'])}, the data now gives "
+                                f"{self.dataset.shape}: resume with the same data settings")
+        try:
+            self.G.load_state_dict(payload["G"])
+            self.D.load_state_dict(payload["D"])
+            if self.G_ema is not None:
+                self.G_ema.load_state_dict(payload["G_ema"] or payload["G"])
+            self.opt_g.load_state_dict(payload["opt_g"])
+            self.opt_d.load_state_dict(payload["opt_d"])
+        except (RuntimeError, KeyError, ValueError) as err:
+            raise GanforgeError("the checkpoint does not fit the configured models "
+                                f"({str(err).splitlines()[0][:160]})") from None
+        self.sampler.load_state_dict(payload["sampler"])
+        self.fixed_z = payload["fixed_z"].to(self.device)
+        self.step = payload["step"]
+        self.elapsed_seconds = payload["elapsed_seconds"]
+        set_rng_state(payload["rng"])
+
+    def generator_meta(self) -> dict[str, Any]:
+        """What ``load_generator`` needs to rebuild G (written as generator.json)."""
+        data = self.dataset
+        return {
+            "ganforge_version": __version__,
+            "step": self.step,
+            "model": dataclasses.asdict(self.cfg.model),
+            "data_shape": list(data.shape),
+            "data": {"name": data.name, "kind": data.kind, "class_names": data.class_names,
+                     "modes": None if data.modes is None else data.modes.tolist(),
+                     "mode_std": data.mode_std},
+            "loss": self.cfg.train.loss,
+            "ema": self.G_ema is not None,
+            "seed": self.cfg.run.seed,
+        }
+
+
+def build_state(cfg: Config) -> TrainState:
+    """Seed, load the data onto the device, build G, D, optimizers and the sampler."""
+    device = resolve_device(cfg.run.device)
+    seed_everything(cfg.run.seed)
+    loss = get_loss(cfg.train.loss)
+    dataset = load_dataset(cfg.data, seed=cfg.run.seed)
+    G, D = build_models(cfg.model, dataset.shape)
+    G, D = G.to(device), D.to(device)
+    G_ema = copy.deepcopy(G).eval().requires_grad_(False) if cfg.train.ema_decay > 0 else None
+    t = cfg.train
+    opt_g = torch.optim.Adam(G.parameters(), lr=t.lr_g, betas=(t.beta1, t.beta2))
+    opt_d = torch.optim.Adam(D.parameters(), lr=t.lr_d, betas=(t.beta1, t.beta2))
+    sampler = EpochSampler(len(dataset), t.batch_size, cfg.run.seed, device)
+    # The grid noise comes from its own generator so it does not shift the training stream.
+    grid_gen = torch.Generator().manual_seed(cfg.run.seed + 1)
+    fixed_z = sample_noise(t.grid_size, cfg.model.z_dim, cfg.model.noise, generator=grid_gen)
+    return TrainState(cfg=cfg, device=device, dataset=dataset, data=dataset.data.to(device),
+                      G=G, D=D, G_ema=G_ema, opt_g=opt_g, opt_d=opt_d, loss=loss,
+                      sampler=sampler, fixed_z=fixed_z.to(device))
