@@ -57,6 +57,10 @@ class ModelConfig:
     d_width: int = 64  # DCGAN: ndf (channels of D's first layer); MLP: hidden units
     hidden_layers: int = 2  # MLP only: hidden layers in G and in D
     dropout: float = 0.0  # MLP only: dropout in D's hidden layers (Goodfellow et al. used it)
+    # Conditional models (cgan, cdcgan) only:
+    num_classes: int | None = None  # classes G and D are conditioned on; None: from the data
+    # cdcgan's D: projection (Miyato & Koyama 2018) or aux. classifier (ACGAN, Odena et al. 2017)
+    conditioning: str = field(default="projection", metadata=_choices("projection", "acgan"))
 
 
 @dataclass
@@ -71,6 +75,7 @@ class TrainConfig:
     beta2: float = 0.999  # Adam beta2
     gp_weight: float = 10.0  # wgan-gp only: gradient-penalty weight lambda
     ema_decay: float = 0.0  # EMA of G's weights per step, e.g. 0.999; 0 turns it off
+    aux_weight: float = 1.0  # acgan only: weight of the class cross-entropy in D's and G's losses
     log_every: int = 50  # steps between metrics.csv rows (and host syncs)
     sample_every: int = 500  # steps between sample grids
     checkpoint_every: int = 500  # steps between checkpoints
@@ -200,6 +205,11 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"train.ema_decay must be in [0, 1), got {cfg.train.ema_decay}")
     if cfg.data.channels not in (None, 1, 3):
         raise ConfigError(f"data.channels must be 1, 3 or none, got {cfg.data.channels}")
+    if cfg.model.num_classes is not None and cfg.model.num_classes < 2:
+        raise ConfigError(f"model.num_classes must be at least 2 (or none: from the data), "
+                          f"got {cfg.model.num_classes}")
+    if cfg.train.aux_weight < 0:
+        raise ConfigError(f"train.aux_weight must be >= 0, got {cfg.train.aux_weight}")
     if not 0 <= cfg.model.dropout < 1:
         raise ConfigError(f"model.dropout must be in [0, 1), got {cfg.model.dropout}")
 

@@ -82,6 +82,16 @@ def gradient_penalty(D: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor) 
     return (grad.flatten(1).norm(2, dim=1) - 1).pow(2).mean()
 
 
+def class_cross_entropy(class_logits: Tensor, labels: Tensor) -> Tensor:
+    """ACGAN's class term (Odena et al. 2017, eq. 3): -E[log P(C = c | X)] as mean cross-entropy.
+
+    ``class_logits [N, K]`` from D's auxiliary classifier, ``labels`` int64 ``[N]``. D minimises
+    it on real and generated images, G on its generated images (with the classes it was asked for),
+    each next to its adversarial loss, whichever loss that is.
+    """
+    return F.cross_entropy(class_logits.float(), labels)
+
+
 @dataclass(frozen=True)
 class GANLoss:
     d: Callable[[Tensor, Tensor], Tensor]  # d(real_logits, fake_logits) -> scalar to minimise

@@ -1,5 +1,6 @@
 """The image readers: IDX (MNIST-like), CIFAR pickles, image folders, CelebA, digits."""
 
+import dataclasses
 import gzip
 import io
 import pickle
@@ -145,8 +146,8 @@ def test_missing_mnist_names_places_looked(tmp_path, isolated, monkeypatch):
 
 def test_missing_fashion_mnist_says_how_to_get_it(tmp_path, monkeypatch):
     nowhere = tmp_path / "no-debian-package"
-    monkeypatch.setattr(idx, "FASHION_MNIST", idx.FASHION_MNIST.__class__(
-        **{**idx.FASHION_MNIST.__dict__, "extra_folders": (str(nowhere),)}))
+    monkeypatch.setattr(idx, "FASHION_MNIST",
+                        dataclasses.replace(idx.FASHION_MNIST, extra_folders=(str(nowhere),)))
     with pytest.raises(DataError) as error:
         load_dataset(DataConfig(name="fashion-mnist"))  # download on; the network is off
     message = str(error.value)

@@ -34,15 +34,17 @@ def cache_dir(name: str) -> Path:
 def candidate_folders(name: str, root: str | None, extra: tuple[str, ...] = ()) -> list[Path]:
     """The folders to search for data set ``name``, in order, without duplicates.
 
-    ``root`` (the config's ``data.root``), then ``$GANFORGE_DATA/<name>``, ``$GANFORGE_DATA``,
-    ``~/.cache/ganforge/<name>``, then ``extra`` (e.g. a Debian package's folder).
+    ``root`` (the config's ``data.root``), then ``$GANFORGE_DATA/<name>``,
+    ``~/.cache/ganforge/<name>``, then ``extra`` (e.g. a Debian package's folder). Not
+    ``$GANFORGE_DATA`` itself: MNIST and Fashion-MNIST share file names, so a bare folder
+    could silently serve the wrong set.
     """
     folders: list[Path] = []
     if root:
         folders.append(Path(root).expanduser())
     env = os.environ.get(DATA_ENV)
     if env:
-        folders += [Path(env).expanduser() / name, Path(env).expanduser()]
+        folders.append(Path(env).expanduser() / name)
     folders.append(cache_dir(name))
     folders += [Path(p) for p in extra]
     unique: list[Path] = []

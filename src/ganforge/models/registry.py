@@ -21,13 +21,16 @@ class ModelSpec:
     # build_discriminator(cfg: ModelConfig, data_shape) -> nn.Module mapping [N, *data_shape] to logits [N]
     build_discriminator: Callable[..., nn.Module]
     summary: str  # one line for `ganforge info`
+    # Conditional families take class labels (int64 [N]): G(z, labels) and D(x, labels); D then
+    # returns logits [N], or (logits [N], class_logits [N, K]) when it has an auxiliary classifier.
+    conditional: bool = False
 
 
 MODELS: dict[str, ModelSpec] = {}
 
 
-def register(name: str, summary: str):
+def register(name: str, summary: str, conditional: bool = False):
     def wrap(cls_pair: tuple[Callable, Callable]):
-        MODELS[name] = ModelSpec(cls_pair[0], cls_pair[1], summary)
+        MODELS[name] = ModelSpec(cls_pair[0], cls_pair[1], summary, conditional)
         return cls_pair
     return wrap

@@ -40,13 +40,19 @@ def train_iteration(state: TrainState) -> dict[str, torch.Tensor]:
     t = state.cfg.train
     for i in range(t.d_steps):
         last = i == t.d_steps - 1
-        real = state.data[state.sampler.next()]
+        index = state.sampler.next()
+        real = state.data[index]
         real = to_unit_range(real) if real.dtype == torch.uint8 else real
+        # Conditional models: real images keep their labels, G is asked for uniform classes.
+        real_labels = None if state.labels is None else state.labels[index]
+        fake_labels = state.fake_labels(real.shape[0])
+        z = state.noise(real.shape[0])
         # G's forward for the last D step is reused by the G step (as in pytorch/examples).
         with torch.set_grad_enabled(last):
-            fake = state.G(state.noise(real.shape[0]))
-        stats = d_step(state.D, state.opt_d, state.loss, real, fake.detach(), t.gp_weight)
-    stats.update(g_step(state.D, state.opt_g, state.loss, fake))
+            fake = state.G(z) if fake_labels is None else state.G(z, fake_labels)
+        stats = d_step(state.D, state.opt_d, state.loss, real, fake.detach(), t.gp_weight,
+                       real_labels, fake_labels, t.aux_weight)
+    stats.update(g_step(state.D, state.opt_g, state.loss, fake, fake_labels, t.aux_weight))
     if state.G_ema is not None:
         update_ema(state.G_ema, state.G, t.ema_decay)
     state.step += 1
@@ -191,11 +197,13 @@ def write_samples(state: TrainState) -> Path:
     G = state.sampling_G
     was_training = G.training
     G.eval()
-    fake = G(state.fixed_z)
+    labels = state.grid_labels()  # conditional: one class per grid column
+    fake = G(state.fixed_z) if labels is None else G(state.fixed_z, labels)
     G.train(was_training)
     path = state.run_dir / "samples" / f"step_{state.step:07d}.png"
     real = state.data[: len(fake) * 20] if state.dataset.kind == "points" else None
-    save_samples(fake.float().cpu(), path, real=None if real is None else real.float().cpu())
+    save_samples(fake.float().cpu(), path, real=None if real is None else real.float().cpu(),
+                 columns=state.num_classes)
     return path
 
 

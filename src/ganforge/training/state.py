@@ -18,7 +18,7 @@ from ganforge.config import Config
 from ganforge.data import Dataset, load_dataset
 from ganforge.errors import GanforgeError
 from ganforge.losses import GANLoss, get_loss
-from ganforge.models import build_models, sample_noise
+from ganforge.models import build_models, is_conditional, sample_noise
 from ganforge.training.sampler import EpochSampler
 
 
@@ -73,6 +73,10 @@ class TrainState:
     fixed_z: torch.Tensor  # noise of the sample grids, the same all run long
     step: int = 0  # G updates done
     elapsed_seconds: float = 0.0  # training time before this session (resume)
+    # Conditional models only: class labels int64 [N] on ``device``, indexed like ``data``,
+    # and the number of classes G and D are conditioned on (None: unconditional).
+    labels: torch.Tensor | None = None
+    num_classes: int | None = None
 
     @property
     def run_dir(self) -> Path:
@@ -85,6 +89,18 @@ class TrainState:
 
     def noise(self, n: int) -> torch.Tensor:
         return sample_noise(n, self.cfg.model.z_dim, self.cfg.model.noise, device=self.device)
+
+    def fake_labels(self, n: int) -> torch.Tensor | None:
+        """Classes ``[n]`` (uniform) to ask a conditional G for; None when unconditional."""
+        if self.num_classes is None:
+            return None
+        return torch.randint(self.num_classes, (n,), device=self.device)
+
+    def grid_labels(self) -> torch.Tensor | None:
+        """Classes of the sample grid, 0, 1, ..., K-1, 0, 1, ...: one class per grid column."""
+        if self.num_classes is None:
+            return None
+        return torch.arange(len(self.fixed_z), device=self.device) % self.num_classes
 
     def payload(self) -> dict[str, Any]:
         return {
@@ -126,10 +142,13 @@ class TrainState:
     def generator_meta(self) -> dict[str, Any]:
         """What ``load_generator`` needs to rebuild G (written as generator.json)."""
         data = self.dataset
+        # num_classes resolved from the data, so G can be rebuilt without it
+        model = {**dataclasses.asdict(self.cfg.model), "num_classes": self.num_classes}
         return {
             "ganforge_version": __version__,
             "step": self.step,
-            "model": dataclasses.asdict(self.cfg.model),
+            "model": model,
+            "num_classes": self.num_classes,
             "data_shape": list(data.shape),
             "data": {"name": data.name, "kind": data.kind, "class_names": data.class_names,
                      "modes": None if data.modes is None else data.modes.tolist(),
@@ -140,13 +159,27 @@ class TrainState:
         }
 
 
+def count_classes(cfg: Config, dataset: Dataset) -> int:
+    """Classes of a conditional run: ``model.num_classes``, else as many as the data set names."""
+    if dataset.labels is None:
+        raise GanforgeError(f"model {cfg.model.name} is conditional but data set {dataset.name} "
+                            "has no class labels; use a labelled set or an unconditional model")
+    present = int(dataset.labels.max()) + 1
+    classes = cfg.model.num_classes or max(len(dataset.class_names or ()), present)
+    if classes < present:
+        raise GanforgeError(f"model.num_classes={classes} but data set {dataset.name} has "
+                            f"labels up to {present - 1}; raise it or leave it empty")
+    return classes
+
+
 def build_state(cfg: Config) -> TrainState:
     """Seed, load the data onto the device, build G, D, optimizers and the sampler."""
     device = resolve_device(cfg.run.device)
     seed_everything(cfg.run.seed)
     loss = get_loss(cfg.train.loss)
     dataset = load_dataset(cfg.data, seed=cfg.run.seed)
-    G, D = build_models(cfg.model, dataset.shape)
+    num_classes = count_classes(cfg, dataset) if is_conditional(cfg.model.name) else None
+    G, D = build_models(dataclasses.replace(cfg.model, num_classes=num_classes), dataset.shape)
     G, D = G.to(device), D.to(device)
     G_ema = copy.deepcopy(G).eval().requires_grad_(False) if cfg.train.ema_decay > 0 else None
     t = cfg.train
@@ -158,4 +191,5 @@ def build_state(cfg: Config) -> TrainState:
     fixed_z = sample_noise(t.grid_size, cfg.model.z_dim, cfg.model.noise, generator=grid_gen)
     return TrainState(cfg=cfg, device=device, dataset=dataset, data=dataset.data.to(device),
                       G=G, D=D, G_ema=G_ema, opt_g=opt_g, opt_d=opt_d, loss=loss,
-                      sampler=sampler, fixed_z=fixed_z.to(device))
+                      sampler=sampler, fixed_z=fixed_z.to(device), num_classes=num_classes,
+                      labels=None if num_classes is None else dataset.labels.to(device))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ganforge.losses import GANLoss, gradient_penalty
+from ganforge.losses import GANLoss, class_cross_entropy, gradient_penalty
 
 
 def d_outputs(logits: Tensor, loss: GANLoss) -> Tensor:
@@ -17,15 +17,36 @@ def d_outputs(logits: Tensor, loss: GANLoss) -> Tensor:
     return (torch.sigmoid(logits) if loss.probabilistic else logits).mean()
 
 
+def judge(D: nn.Module, x: Tensor, labels: Tensor | None) -> tuple[Tensor, Tensor | None]:
+    """D's logits ``[N]``, and class logits ``[N, K]`` from an auxiliary-classifier D (else None).
+
+    ``labels`` (int64 ``[N]``) go to conditional discriminators; None means unconditional.
+    """
+    out = D(x) if labels is None else D(x, labels)
+    return out if isinstance(out, tuple) else (out, None)
+
+
 def d_step(D: nn.Module, opt_d: torch.optim.Optimizer, loss: GANLoss, real: Tensor,
-           fake: Tensor, gp_weight: float = 0.0) -> dict[str, Tensor]:
-    """(1) Update D: push D(real) up and D(fake) down. ``fake`` must be detached from G."""
-    real_logits, fake_logits = D(real), D(fake)
+           fake: Tensor, gp_weight: float = 0.0, real_labels: Tensor | None = None,
+           fake_labels: Tensor | None = None, aux_weight: float = 1.0) -> dict[str, Tensor]:
+    """(1) Update D: push D(real) up and D(fake) down. ``fake`` must be detached from G.
+
+    Conditional models pass the labels of both batches; an ACGAN D also learns to name them.
+    """
+    (real_logits, real_classes), (fake_logits, fake_classes) = (
+        judge(D, real, real_labels), judge(D, fake, fake_labels))
     d_loss = loss.d(real_logits, fake_logits)
     stats = {"d_real": d_outputs(real_logits.detach(), loss),
              "d_fake": d_outputs(fake_logits.detach(), loss)}
+    if real_classes is not None:
+        aux = (class_cross_entropy(real_classes, real_labels)
+               + class_cross_entropy(fake_classes, fake_labels))
+        d_loss = d_loss + aux_weight * aux
+        stats["d_aux"] = aux.detach()
     if loss.gradient_penalty:
-        penalty = gradient_penalty(D, real, fake)
+        # A conditional D is judged on the interpolates under the real batch's labels.
+        critic = D if real_labels is None else (lambda x: judge(D, x, real_labels)[0])
+        penalty = gradient_penalty(critic, real, fake)
         d_loss = d_loss + gp_weight * penalty
         stats["gp"] = penalty.detach()
     opt_d.zero_grad(set_to_none=True)
@@ -35,16 +56,27 @@ def d_step(D: nn.Module, opt_d: torch.optim.Optimizer, loss: GANLoss, real: Tens
     return stats
 
 
-def g_step(D: nn.Module, opt_g: torch.optim.Optimizer, loss: GANLoss,
-           fake: Tensor) -> dict[str, Tensor]:
-    """(2) Update G through D's judgement of ``fake`` (which must carry G's graph)."""
+def g_step(D: nn.Module, opt_g: torch.optim.Optimizer, loss: GANLoss, fake: Tensor,
+           fake_labels: Tensor | None = None, aux_weight: float = 1.0) -> dict[str, Tensor]:
+    """(2) Update G through D's judgement of ``fake`` (which must carry G's graph).
+
+    ``fake_labels``: the classes a conditional G was asked for (an ACGAN G must also make D
+    name them).
+    """
     D.requires_grad_(False)  # only G learns here; skip D's weight gradients
-    g_loss = loss.g(D(fake))
+    fake_logits, fake_classes = judge(D, fake, fake_labels)
+    g_loss = loss.g(fake_logits)
+    stats = {}
+    if fake_classes is not None:
+        aux = class_cross_entropy(fake_classes, fake_labels)
+        g_loss = g_loss + aux_weight * aux
+        stats["g_aux"] = aux.detach()
     D.requires_grad_(True)
     opt_g.zero_grad(set_to_none=True)
     g_loss.backward()
     opt_g.step()
-    return {"g_loss": g_loss.detach()}
+    stats["g_loss"] = g_loss.detach()
+    return stats
 
 
 @torch.no_grad()
