@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from ganforge.losses import LOSSES, get_loss, gradient_penalty, LossError
+from ganforge.losses import LOSSES, LossError, get_loss, gradient_penalty
 
 REAL = torch.tensor([2.0, -1.0])
 FAKE = torch.tensor([0.5, -3.0])

@@ -22,7 +22,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from ganforge.config import ConfigError, Config, from_dict
+from ganforge.config import Config, ConfigError, from_dict
 from ganforge.errors import GanforgeError
 from ganforge.models import build_generator
 

@@ -18,9 +18,10 @@ def run_cli(*args):
 
 
 # DCGAN on the bundled digits, upscaled to 28 px: always available, trains in a blink.
-TINY = ["--set", "run.progress=false", "--set", "data.name=digits", "--set", "data.image_size=28", "--set", "model.g_width=8", "--set", "model.d_width=8",
-        "--set", "train.batch_size=32", "--set", "train.steps=6", "--set", "train.log_every=3",
-        "--set", "train.sample_every=3", "--set", "train.checkpoint_every=3"]
+SETTINGS = ["run.progress=false", "data.name=digits", "data.image_size=28", "model.g_width=8",
+            "model.d_width=8", "train.batch_size=32", "train.steps=6", "train.log_every=3",
+            "train.sample_every=3", "train.checkpoint_every=3"]
+TINY = [arg for setting in SETTINGS for arg in ("--set", setting)]
 
 
 @pytest.fixture(scope="module")

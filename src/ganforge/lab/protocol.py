@@ -45,7 +45,7 @@ class Setting:
     help: str = ""
 
     def check(self, name: str, value: Any) -> Any:
-        """``value`` converted to ``kind``; a ProtocolError names the setting and what is allowed."""
+        """``value`` as ``kind``; a ProtocolError names the setting and what is allowed."""
         if self.kind is str:
             if not isinstance(value, str) or value not in (self.choices or ()):
                 raise ProtocolError(f"{name} must be one of {', '.join(self.choices or ())}; "

@@ -43,6 +43,15 @@ def _finite(value: float) -> float | None:
     return value if np.isfinite(value) else None
 
 
+def draw_real(base: torch.Tensor, jitter: float, n: int,
+              generator: torch.Generator) -> torch.Tensor:
+    """``[n, 2]`` points of ``base [M, 2]`` drawn with replacement, plus N(0, jitter^2) noise."""
+    real = base[torch.randint(len(base), (n,), generator=generator)]
+    if jitter:
+        real = real + jitter * torch.randn(n, 2, generator=generator)
+    return real
+
+
 class LabSession:
     """G, D and everything they train on, for one set of ``settings`` (see protocol.SETTINGS).
 
@@ -98,7 +107,7 @@ class LabSession:
             "quality_z": sample_noise(QUALITY_SAMPLES, s["z_dim"], s["noise"], generator=fixed),
             "z_grid": z_grid, "grid_shape": (rows, cols),
         }
-        built["display_real"] = self._real_batch(DISPLAY_REALS, built, fixed)
+        built["display_real"] = draw_real(base, jitter, DISPLAY_REALS, fixed)
         return built
 
     def _install(self, built: dict[str, Any]) -> None:
@@ -154,16 +163,8 @@ class LabSession:
 
     # --- the updates ------------------------------------------------------------------------
 
-    def _real_batch(self, n: int, source: dict[str, Any] | None = None,
-                    generator: torch.Generator | None = None) -> torch.Tensor:
-        """``[n, 2]`` real points, drawn with replacement (drawn data: jittered)."""
-        source = source or self.__dict__
-        generator = generator or source["gen"]
-        base = source["base"]
-        real = base[torch.randint(len(base), (n,), generator=generator)]
-        if source["jitter"]:
-            real = real + source["jitter"] * torch.randn(n, 2, generator=generator)
-        return real
+    def _real_batch(self, n: int) -> torch.Tensor:
+        return draw_real(self.base, self.jitter, n, self.gen)
 
     def _noise(self, n: int) -> torch.Tensor:
         return sample_noise(n, self.settings["z_dim"], self.settings["noise"], generator=self.gen)

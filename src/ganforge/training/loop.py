@@ -15,8 +15,13 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from ganforge.checkpoint import (checkpoint_config, latest_checkpoint, load_checkpoint,
-                                 save_checkpoint, save_generator)
+from ganforge.checkpoint import (
+    checkpoint_config,
+    latest_checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+    save_generator,
+)
 from ganforge.config import Config, ConfigError
 from ganforge.data.batches import to_unit_range
 from ganforge.errors import GanforgeError

@@ -1,0 +1,379 @@
+"""Image mode: a read-only view of a ``ganforge train`` run folder, finished or still running.
+
+It reads ``config.yaml``, ``metrics.csv``, ``samples/step_*.png``, the latest checkpoint and
+the exported generator; it never writes to the folder. Diagnostics that need live networks
+(D's logits on real and fake batches, gradient norms, sample diversity) are computed from
+the latest checkpoint on CPU: G and D are rebuilt with ``build_models`` and the run's own
+fixed noise. Alarms flag the known failure modes from ``metrics.csv`` and from those
+diagnostics.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+from ganforge.checkpoint import (
+    checkpoint_config,
+    generator_paths,
+    latest_checkpoint,
+    load_checkpoint,
+    load_generator,
+)
+from ganforge.data import load_dataset
+from ganforge.data.batches import to_unit_range
+from ganforge.errors import GanforgeError
+from ganforge.losses import LOSSES, get_loss
+from ganforge.models import build_models, sample_noise
+from ganforge.viz import image_grid, to_uint8
+
+SAMPLE_NAME = re.compile(r"^step_\d+\.png$")
+DIAGNOSTIC_BATCH = 64  # real and fake examples behind the histograms and gradient norms
+HISTOGRAM_BINS = 30
+WALK_ROWS = 8  # images in the latent-walk strip (points runs: WALK_POINTS points)
+WALK_POINTS = 512
+WALK_SEED = 1234  # the walk's two noise endpoints are fixed, so the slider is repeatable
+
+# Alarm thresholds (heuristics; each alarm says which numbers tripped it).
+D_WINS_FAKE = 0.05  # mean D(G(z)) below this over the recent window: D rejects every fake
+EXPLODING_RATIO = 50.0  # recent |loss| this many times the run's median |loss| ...
+EXPLODING_FLOOR = 10.0  # ... and above this absolute size
+GRAD_NORM_LIMIT = 1e3  # total gradient norm above this: exploding
+COLLAPSE_DIVERSITY = 0.25  # fake pairwise distance / real pairwise distance below this
+COVERAGE_COLUMNS = ("modes_covered", "recall", "coverage", "class_coverage")
+
+
+class RunViewError(GanforgeError, ValueError):
+    """A folder that is not a ganforge run, or a request the run cannot answer."""
+
+
+def read_metrics_tolerant(path: Path) -> dict[str, list[float]]:
+    """metrics.csv as ``{column: [floats]}``; a row being written right now is skipped.
+
+    Empty cells become NaN (a column that appeared later, e.g. ``gp``).
+    """
+    if not path.is_file():
+        return {}
+    with open(path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        columns = list(reader.fieldnames or [])
+        values: dict[str, list[float]] = {name: [] for name in columns}
+        for row in reader:
+            try:
+                parsed = {k: float(row[k]) if row.get(k) not in (None, "") else math.nan
+                          for k in columns}
+            except ValueError:
+                continue  # a half-written last line
+            for name, value in parsed.items():
+                values[name].append(value)
+    return values
+
+
+def _alarm(kind: str, title: str, detail: str, level: str = "error") -> dict[str, str]:
+    return {"kind": kind, "level": level, "title": title, "detail": detail}
+
+
+def _slope(values: np.ndarray) -> float:
+    if len(values) < 2:
+        return 0.0
+    return float(np.polyfit(np.arange(len(values)), values, 1)[0])
+
+
+def find_alarms(metrics: dict[str, list[float]], probabilistic: bool) -> list[dict[str, str]]:
+    """Known failure modes visible in metrics.csv columns (step, d_loss, g_loss, d_fake, ...).
+
+    * divergence: a NaN/inf loss, or recent losses EXPLODING_RATIO times the run's median;
+    * D winning outright (BCE losses): mean D(G(z)) < D_WINS_FAKE over the last fifth of
+      the rows while G's loss is not falling;
+    * mode collapse: a coverage column (``modes_covered``, ``recall``, ...) fell below half
+      its best value.
+    """
+    alarms = []
+    steps = metrics.get("step", [])
+    rows = len(steps)
+    if rows == 0:
+        return alarms
+    window = slice(rows - max(3, rows // 5), rows)
+    for name in ("d_loss", "g_loss"):
+        values = np.asarray(metrics.get(name, []), dtype=float)
+        if len(values) == 0:
+            continue
+        bad = ~np.isfinite(values)
+        if bad.any():
+            first = int(steps[int(np.argmax(bad))])
+            alarms.append(_alarm("divergence", f"{name} is NaN/inf",
+                                 f"first non-finite {name} at step {first}: training diverged"))
+            continue
+        scale = float(np.median(np.abs(values))) + 1e-3
+        recent = float(np.abs(values[window]).max())
+        if rows >= 10 and recent > EXPLODING_FLOOR and recent > EXPLODING_RATIO * scale:
+            alarms.append(_alarm("divergence", f"{name} is exploding",
+                                 f"recent |{name}| reaches {recent:.3g}, {recent / scale:.0f}x "
+                                 "the run's median"))
+    d_fake = np.asarray(metrics.get("d_fake", []), dtype=float)
+    g_loss = np.asarray(metrics.get("g_loss", []), dtype=float)
+    if probabilistic and len(d_fake) == rows and len(g_loss) == rows and rows >= 3:
+        recent_fake = float(np.nanmean(d_fake[window]))
+        if recent_fake < D_WINS_FAKE and _slope(g_loss[window]) >= 0:
+            alarms.append(_alarm("d_wins", "D is winning outright",
+                                 f"mean D(G(z)) = {recent_fake:.3f} over the last "
+                                 f"{window.stop - window.start} rows and G's loss is not falling:"
+                                 " G gets almost no signal (try the non-saturating loss, a lower"
+                                 " lr_d or fewer D steps)"))
+    for name in COVERAGE_COLUMNS:
+        values = np.asarray(metrics.get(name, []), dtype=float)
+        values = values[np.isfinite(values)]
+        if len(values) >= 2 and values.max() > 0 and values[-1] < 0.5 * values.max():
+            alarms.append(_alarm("mode_collapse", f"{name} collapsed",
+                                 f"{name} fell to {values[-1]:.3g} from a best of "
+                                 f"{values.max():.3g}: G covers less of the data than it did",
+                                 level="warning"))
+    return alarms
+
+
+def _histogram(groups: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Shared-bin histograms of several 1-D arrays (non-finite values dropped)."""
+    finite = {k: v[np.isfinite(v)] for k, v in groups.items()}
+    values = np.concatenate([v for v in finite.values() if len(v)] or [np.zeros(1)])
+    low, high = float(values.min()), float(values.max())
+    if high - low < 1e-6:
+        low, high = low - 0.5, high + 0.5
+    edges = np.linspace(low, high, HISTOGRAM_BINS + 1)
+    return {"edges": edges.tolist(),
+            **{k: np.histogram(v, bins=edges)[0].tolist() for k, v in finite.items()}}
+
+
+def _grad_norms(module: torch.nn.Module) -> tuple[list[dict[str, Any]], float]:
+    norms = [{"name": name, "norm": float(p.grad.norm())}
+             for name, p in module.named_parameters() if p.grad is not None]
+    total = math.sqrt(sum(n["norm"] ** 2 for n in norms)) if norms else 0.0
+    return norms, total
+
+
+def _mean_pairwise_distance(x: torch.Tensor) -> float:
+    flat = x.flatten(1).double()
+    return float(torch.pdist(flat).mean()) if len(flat) > 1 else 0.0
+
+
+class RunView:
+    """Answers the run page's questions about one run folder; results cached per checkpoint."""
+
+    def __init__(self, run_dir: str | Path):
+        self.run_dir = Path(run_dir)
+        if not self.run_dir.is_dir():
+            raise RunViewError(f"--run {self.run_dir}: no such folder")
+        markers = ("config.yaml", "metrics.csv", "checkpoints", "generator.json")
+        if not any((self.run_dir / m).exists() for m in markers):
+            raise RunViewError(f"--run {self.run_dir} is not a ganforge run folder (it holds "
+                               "none of config.yaml, metrics.csv, checkpoints/)")
+        self._lock = threading.Lock()
+        self._diagnostics: tuple[Any, dict] | None = None
+        self._generator: tuple[Any, Any, dict] | None = None
+        self._real: tuple[Any, torch.Tensor | None] | None = None
+
+    # --- files ------------------------------------------------------------------------------
+
+    def config(self) -> dict[str, Any]:
+        path = self.run_dir / "config.yaml"
+        if not path.is_file():
+            return {}
+        try:
+            return yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError:
+            return {}
+
+    def probabilistic(self) -> bool:
+        loss = self.config().get("train", {}).get("loss", "nonsaturating")
+        return LOSSES[loss].probabilistic if loss in LOSSES else True
+
+    def samples(self) -> list[str]:
+        folder = self.run_dir / "samples"
+        if not folder.is_dir():
+            return []
+        return sorted(p.name for p in folder.iterdir() if SAMPLE_NAME.match(p.name))
+
+    def sample_path(self, name: str) -> Path:
+        """The path of a sample grid by file name; anything else (``../``, odd names) is refused."""
+        if not SAMPLE_NAME.match(name) or not (self.run_dir / "samples" / name).is_file():
+            raise RunViewError(f"no sample grid named {name!r}")
+        return self.run_dir / "samples" / name
+
+    def summary(self) -> dict[str, Any]:
+        """Config, curves, sample list and metric alarms: what the page polls every few seconds."""
+        metrics = read_metrics_tolerant(self.run_dir / "metrics.csv")
+        checkpoint = latest_checkpoint(self.run_dir)
+        clean = {k: [v if math.isfinite(v) else None for v in values]
+                 for k, values in metrics.items()}
+        return {
+            "name": self.run_dir.name, "config": self.config(), "metrics": clean,
+            "probabilistic": self.probabilistic(), "samples": self.samples(),
+            "checkpoint": None if checkpoint is None else checkpoint.name,
+            "step": int(metrics["step"][-1]) if metrics.get("step") else 0,
+            "finished": generator_paths(self.run_dir)[0].is_file(),
+            "alarms": find_alarms(metrics, self.probabilistic()),
+        }
+
+    # --- live diagnostics from the latest checkpoint ------------------------------------------
+
+    def _checkpoint(self) -> tuple[Path, dict[str, Any]]:
+        path = latest_checkpoint(self.run_dir)
+        if path is None:
+            raise RunViewError(f"{self.run_dir} has no checkpoint yet; diagnostics appear after "
+                               "the first one (train.checkpoint_every)")
+        return path, load_checkpoint(path)
+
+    def _real_batch(self, cfg, data_shape) -> torch.Tensor | None:
+        """DIAGNOSTIC_BATCH real examples in the networks' range, or None if the data is gone."""
+        data = cfg.data
+        key = (data.name, data.root, data.split, data.image_size, data.channels, cfg.run.seed)
+        with self._lock:
+            if self._real is not None and self._real[0] == key:
+                return self._real[1]
+        data.download = False  # a viewer never fetches anything
+        try:
+            real = load_dataset(data, seed=cfg.run.seed).data[:DIAGNOSTIC_BATCH]
+            real = to_unit_range(real) if real.dtype == torch.uint8 else real.float()
+            if tuple(real.shape[1:]) != tuple(data_shape):
+                real = None
+        except GanforgeError:
+            real = None
+        with self._lock:
+            self._real = (key, real)
+        return real
+
+    def diagnostics(self) -> dict[str, Any]:
+        """Histograms of D's logits on real and fake batches, per-layer gradient norms of the
+        losses of D and G, sample diversity, and the alarms these numbers raise."""
+        path, payload = self._checkpoint()
+        key = (path, path.stat().st_mtime_ns)
+        with self._lock:
+            if self._diagnostics is not None and self._diagnostics[0] == key:
+                return self._diagnostics[1]
+        cfg = checkpoint_config(payload, path)
+        data_shape = tuple(payload["data_shape"])
+        G, D = build_models(cfg.model, data_shape)
+        try:
+            G.load_state_dict(payload["G"])
+            D.load_state_dict(payload["D"])
+        except (RuntimeError, KeyError) as err:
+            raise RunViewError(f"{path} does not fit its own config: "
+                               f"{str(err).splitlines()[0][:160]}") from None
+        loss = get_loss(cfg.train.loss)
+        z = payload["fixed_z"][:DIAGNOSTIC_BATCH].float()
+        real = self._real_batch(cfg, data_shape)
+        # Train mode, as during training (batch-norm statistics of this batch).
+        G.train()
+        D.train()
+        fake = G(z)
+        fake_logits = D(fake.detach())
+        result: dict[str, Any] = {"step": int(payload["step"]), "checkpoint": path.name,
+                                  "loss": cfg.train.loss, "real_available": real is not None}
+        groups = {"fake": fake_logits.detach().numpy()}
+        if real is not None:
+            real_logits = D(real)
+            groups["real"] = real_logits.detach().numpy()
+            loss.d(real_logits, fake_logits).backward()
+            result["d_norms"], result["d_total"] = _grad_norms(D)
+            result["diversity"] = {"fake": _mean_pairwise_distance(fake.detach()),
+                                   "real": _mean_pairwise_distance(real)}
+        D.zero_grad(set_to_none=True)
+        D.requires_grad_(False)
+        loss.g(D(fake)).backward()
+        result["g_norms"], result["g_total"] = _grad_norms(G)
+        result["logits"] = _histogram(groups)
+        result["alarms"] = self._diagnostic_alarms(result)
+        with self._lock:
+            self._diagnostics = (key, result)
+        return result
+
+    @staticmethod
+    def _diagnostic_alarms(result: dict[str, Any]) -> list[dict[str, str]]:
+        alarms = []
+        for net in ("d", "g"):
+            total = result.get(f"{net}_total")
+            if total is None:
+                continue
+            if not math.isfinite(total):
+                alarms.append(_alarm("divergence", f"{net.upper()}'s gradients are NaN/inf",
+                                     "the networks have diverged; resume from an earlier "
+                                     "checkpoint with lower learning rates"))
+            elif total > GRAD_NORM_LIMIT:
+                alarms.append(_alarm("divergence", f"{net.upper()}'s gradients are exploding",
+                                     f"total gradient norm {total:.3g} > {GRAD_NORM_LIMIT:g}"))
+            if not math.isfinite(total):
+                result[f"{net}_total"] = None
+                for entry in result[f"{net}_norms"]:
+                    entry["norm"] = entry["norm"] if math.isfinite(entry["norm"]) else None
+        diversity = result.get("diversity")
+        if diversity and diversity["real"] > 0:
+            ratio = diversity["fake"] / diversity["real"]
+            if ratio < COLLAPSE_DIVERSITY:
+                alarms.append(_alarm("mode_collapse", "generated samples look alike",
+                                     f"their mean pairwise distance is {ratio:.2f}x that of real "
+                                     "samples: likely mode collapse", level="warning"))
+        return alarms
+
+    # --- latent walk --------------------------------------------------------------------------
+
+    def _walk_generator(self):
+        """The freshest G: the exported one, or the latest checkpoint's while a run is going."""
+        weights, info = generator_paths(self.run_dir)
+        checkpoint = latest_checkpoint(self.run_dir)
+        sources = []
+        if weights.is_file() and info.is_file():
+            sources.append(("export", weights.stat().st_mtime_ns))
+        if checkpoint is not None:
+            sources.append((checkpoint, checkpoint.stat().st_mtime_ns))
+        if not sources:
+            raise RunViewError(f"{self.run_dir} has neither a checkpoint nor an exported "
+                               "generator yet")
+        source = max(sources, key=lambda s: s[1])  # the newest file wins
+        with self._lock:
+            if self._generator is not None and self._generator[0] == source:
+                return self._generator[1], self._generator[2]
+        if source[0] == "export":
+            G, meta = load_generator(self.run_dir)
+            model = meta["model"]
+        else:
+            payload = load_checkpoint(checkpoint)
+            cfg = checkpoint_config(payload, checkpoint)
+            G, _ = build_models(cfg.model, tuple(payload["data_shape"]))
+            G.load_state_dict(payload["G_ema"] or payload["G"])
+            G.eval()
+            model = {"z_dim": cfg.model.z_dim, "noise": cfg.model.noise}
+        with self._lock:
+            self._generator = (source, G, model)
+        return G, model
+
+    @torch.no_grad()
+    def walk_png(self, t: float) -> bytes:
+        """PNG of G at ``(1 - t) * z_a + t * z_b`` for fixed noise endpoints, ``t`` in [0, 1]:
+        a strip of WALK_ROWS images, or a scatter of WALK_POINTS points for 2-D runs."""
+        G, model = self._walk_generator()
+        points = G(torch.zeros(1, model["z_dim"])).dim() == 2  # a 2-D run, not images
+        count = WALK_POINTS if points else WALK_ROWS
+        generator = torch.Generator().manual_seed(WALK_SEED)
+        ends = sample_noise(2 * count, model["z_dim"], model["noise"], generator=generator)
+        z = (1 - t) * ends[:count] + t * ends[count:]
+        samples = G(z).float()
+        buffer = io.BytesIO()
+        if samples.dim() == 4:
+            image_grid(to_uint8(samples), columns=WALK_ROWS, min_side=640).save(buffer, "PNG")
+        else:
+            import matplotlib.pyplot as plt
+
+            from ganforge.viz.grid import scatter_plot
+
+            figure = scatter_plot(samples.numpy(), title=f"t = {t:.2f}")
+            figure.savefig(buffer, format="png")
+            plt.close(figure)
+        return buffer.getvalue()
