@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+RUN := runs/dcgan-fashion-mnist
 
-.PHONY: demo test lint install clean
+.PHONY: demo test lint install system-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,15 +16,24 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-fashion-mnist:
-	@test -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz \
-	  || test -n "$$GANFORGE_DATA" || test -f $$HOME/.cache/ganforge/fashion-mnist/train-images-idx3-ubyte.gz \
-	  || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist) || true; }
+# Debian packages: Fashion-MNIST (the demo's data) and Chromium (the lab's browser tests).
+# Installed only when missing and when running as root; otherwise those tests skip.
+system-deps:
+	@missing=""; \
+	test -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz || missing="$$missing dataset-fashion-mnist"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	elif [ -n "$$missing" ]; then echo "not root: cannot install$$missing (tests that need them skip)"; fi
 
-demo: $(STAMP) fashion-mnist
-	$(BIN)/ganforge train --config configs/dcgan-fashion-mnist.yaml
+demo: $(STAMP) system-deps
+	@# A second `make demo` continues (or just re-finishes) the same run instead of failing.
+	$(BIN)/ganforge train --config configs/dcgan-fashion-mnist.yaml \
+	  $$(test -d $(RUN)/checkpoints && echo --resume $(RUN))
+	@echo "samples: $(RUN)/samples/  curves: $(RUN)/curves.png  log: $(RUN)/metrics.csv"
 
-test: $(STAMP)
+test: $(STAMP) system-deps
 	$(BIN)/pytest -q
 
 lint: $(STAMP)

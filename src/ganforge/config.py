@@ -81,6 +81,25 @@ class TrainConfig:
     checkpoint_every: int = 500  # steps between checkpoints
     keep_checkpoints: int = 3  # how many recent checkpoints to keep
     grid_size: int = 64  # images in each sample grid (fixed noise)
+    # Speed switches (training/fast.py); "auto" picks what measured fastest on the device.
+    precision: str = field(default="auto", metadata=_choices(
+        "auto", "fp32", "bf16"))  # bf16 autocast; auto: on CUDA, and on bf16-capable CPUs for convs
+    memory_format: str = field(default="auto", metadata=_choices(
+        "auto", "channels_last", "contiguous"))  # conv layout; auto: channels_last unless compiled
+    adam_impl: str = field(default="auto", metadata=_choices(
+        "auto", "fused", "foreach", "loop"))  # Adam kernels; auto: fused on CUDA
+    compile: str = field(default="auto", metadata=_choices(
+        "auto", "eager", "cuda-graphs", "reduce-overhead"))  # auto: cuda-graphs on 1 GPU, else eager
+    sync_batchnorm: bool = False  # under DDP (CUDA only): batch-norm statistics over the global batch
+
+
+@dataclass
+class EvalConfig:
+    every: int = 0  # steps between evaluations during training (a multiple of train.log_every); 0: off
+    metrics: str = "fid,kid"  # comma list of fid, kid, prdc (pr, dc), is, classes
+    n: int = 5000  # generated samples per evaluation, and as many real ones (training split)
+    best_metric: str = "auto"  # keep generator-best by this column, e.g. fid_fmnist; auto: the first
+    feature_net: str = "auto"  # auto: the data's evaluator, else inception | fmnist | mnist | cifar10
 
 
 @dataclass
@@ -89,6 +108,7 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return dataclasses.asdict(self)
@@ -212,6 +232,13 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"train.aux_weight must be >= 0, got {cfg.train.aux_weight}")
     if not 0 <= cfg.model.dropout < 1:
         raise ConfigError(f"model.dropout must be in [0, 1), got {cfg.model.dropout}")
+    if cfg.eval.every < 0:
+        raise ConfigError(f"eval.every must be >= 0 (0 turns evaluation off), got {cfg.eval.every}")
+    if cfg.eval.every and cfg.eval.every % cfg.train.log_every:
+        raise ConfigError(f"eval.every={cfg.eval.every} must be a multiple of train.log_every="
+                          f"{cfg.train.log_every} (scores go into that step's metrics.csv row)")
+    if cfg.eval.n < 2:
+        raise ConfigError(f"eval.n must be at least 2 samples, got {cfg.eval.n}")
 
 
 def from_dict(values: dict[str, Any]) -> Config:

@@ -1,5 +1,6 @@
 """The WebSocket protocol end to end, through Starlette's TestClient (no network)."""
 
+import contextlib
 import json
 import time
 
@@ -56,106 +57,101 @@ def next_text(ws):
             return json.loads(message["text"])
 
 
-def open_lab(client):
-    ws = client.websocket_connect("/ws").__enter__()
-    hello = next_text(ws)
-    header, arrays = next_frame(ws)
-    return ws, hello, header, arrays
+@contextlib.contextmanager
+def lab_page(client):
+    """A connected page that has its hello and first frame."""
+    with client.websocket_connect("/ws") as ws:
+        hello = next_text(ws)
+        header, arrays = next_frame(ws)
+        yield ws, hello, header, arrays
 
 
 def test_hello_and_first_frame(client):
-    ws, hello, header, arrays = open_lab(client)
-    assert hello["type"] == "hello" and hello["settings"]["width"] == 16
-    assert hello["spec"]["lr_d"]["max"] == 0.5 and hello["limits"]["max_points"] == MAX_DRAWN_POINTS
-    assert header["iteration"] == 0 and header["playing"] is False and "real" in arrays
-    ws.close()
+    with lab_page(client) as (ws, hello, header, arrays):
+        assert hello["type"] == "hello" and hello["settings"]["width"] == 16
+        assert hello["spec"]["lr_d"]["max"] == 0.5 and hello["limits"]["max_points"] == MAX_DRAWN_POINTS
+        assert header["iteration"] == 0 and header["playing"] is False and "real" in arrays
 
 
 def test_step_units(client):
-    ws, _, header, _ = open_lab(client)
-    ws.send_json({"type": "step", "unit": "iteration"})
-    header = next_frame(ws)[0]
-    assert (header["iteration"], header["d_updates"], header["phase"]) == (1, 1, "iteration")
-    ws.send_json({"type": "step", "unit": "d"})
-    header = next_frame(ws)[0]
-    assert (header["iteration"], header["d_updates"], header["phase"]) == (1, 2, "d")
-    ws.send_json({"type": "step", "unit": "g"})
-    header = next_frame(ws)[0]
-    assert (header["iteration"], header["d_updates"], header["phase"]) == (2, 2, "g")
-    ws.close()
+    with lab_page(client) as (ws, _, header, _):
+        ws.send_json({"type": "step", "unit": "iteration"})
+        header = next_frame(ws)[0]
+        assert (header["iteration"], header["d_updates"], header["phase"]) == (1, 1, "iteration")
+        ws.send_json({"type": "step", "unit": "d"})
+        header = next_frame(ws)[0]
+        assert (header["iteration"], header["d_updates"], header["phase"]) == (1, 2, "d")
+        ws.send_json({"type": "step", "unit": "g"})
+        header = next_frame(ws)[0]
+        assert (header["iteration"], header["d_updates"], header["phase"]) == (2, 2, "g")
 
 
 def test_play_streams_frames_and_pause_stops_them(client):
-    ws, _, _, _ = open_lab(client)
-    ws.send_json({"type": "set", "values": {"speed": 2}})
-    next_frame(ws)
-    ws.send_json({"type": "play"})
-    seen = [next_frame(ws)[0] for _ in range(4)]
-    assert all(h["playing"] for h in seen)
-    iterations = [h["iteration"] for h in seen]
-    assert iterations == sorted(iterations) and iterations[-1] > iterations[0]
-    assert all(h["iteration"] - p["iteration"] <= 2 for p, h in zip(seen, seen[1:]))  # speed cap
-    ws.send_json({"type": "pause"})
-    header = next_frame(ws)[0]
-    while header["playing"]:  # frames already on their way
+    with lab_page(client) as (ws, _, _, _):
+        ws.send_json({"type": "set", "values": {"speed": 2}})
+        next_frame(ws)
+        ws.send_json({"type": "play"})
+        seen = [next_frame(ws)[0] for _ in range(4)]
+        assert all(h["playing"] for h in seen)
+        iterations = [h["iteration"] for h in seen]
+        assert iterations == sorted(iterations) and iterations[-1] > iterations[0]
+        assert all(h["iteration"] - p["iteration"] <= 2 for p, h in zip(seen, seen[1:]))  # speed cap
+        ws.send_json({"type": "pause"})
         header = next_frame(ws)[0]
-    session = next(iter(client.app.state.lab.connections)).session
-    stopped_at = session.iteration
-    time.sleep(0.3)
-    assert session.iteration == stopped_at == header["iteration"]
-    ws.close()
+        while header["playing"]:  # frames already on their way
+            header = next_frame(ws)[0]
+        session = next(iter(client.app.state.lab.connections)).session
+        stopped_at = session.iteration
+        time.sleep(0.3)
+        assert session.iteration == stopped_at == header["iteration"]
 
 
 def test_unacknowledged_frames_are_not_piled_up(client):
-    ws, _, header, _ = open_lab(client)
-    ws.send_json({"type": "play"})
-    time.sleep(0.5)  # many ticks, but we acknowledge nothing
-    frames = []
-    ws.send_json({"type": "pause"})
-    while True:
-        header = next_frame(ws, ack=False)[0]
-        frames.append(header)
-        if not header["playing"]:
-            break
-    # the first frame was acknowledged in open_lab; then at most MAX_IN_FLIGHT more while playing
-    assert len(frames) - 1 <= MAX_IN_FLIGHT
-    ws.close()
+    with lab_page(client) as (ws, _, header, _):
+        ws.send_json({"type": "play"})
+        time.sleep(0.5)  # many ticks, but we acknowledge nothing
+        frames = []
+        ws.send_json({"type": "pause"})
+        while True:
+            header = next_frame(ws, ack=False)[0]
+            frames.append(header)
+            if not header["playing"]:
+                break
+        # the first frame was acknowledged in lab_page; then at most MAX_IN_FLIGHT more while playing
+        assert len(frames) - 1 <= MAX_IN_FLIGHT
 
 
 def test_live_and_restarting_settings(client):
-    ws, _, _, _ = open_lab(client)
-    ws.send_json({"type": "step", "unit": "iteration"})
-    first = next_frame(ws)[0]
-    texts = []
-    ws.send_json({"type": "set", "values": {"lr_d": 0.01, "loss": "minimax"}})
-    header = next_frame(ws, texts)[0]
-    assert texts[-1]["type"] == "settings" and texts[-1]["restarted"] is False
-    assert texts[-1]["settings"]["lr_d"] == 0.01
-    assert header["run"] == first["run"] and header["iteration"] == 1 and header["loss"] == "minimax"
-    ws.send_json({"type": "set", "values": {"hidden_layers": 1}})
-    header, arrays = next_frame(ws, texts)
-    assert texts[-1]["restarted"] is True
-    assert header["run"] == first["run"] + 1 and header["iteration"] == 0 and "real" in arrays
-    ws.close()
+    with lab_page(client) as (ws, _, _, _):
+        ws.send_json({"type": "step", "unit": "iteration"})
+        first = next_frame(ws)[0]
+        texts = []
+        ws.send_json({"type": "set", "values": {"lr_d": 0.01, "loss": "minimax"}})
+        header = next_frame(ws, texts)[0]
+        assert texts[-1]["type"] == "settings" and texts[-1]["restarted"] is False
+        assert texts[-1]["settings"]["lr_d"] == 0.01
+        assert header["run"] == first["run"] and header["iteration"] == 1 and header["loss"] == "minimax"
+        ws.send_json({"type": "set", "values": {"hidden_layers": 1}})
+        header, arrays = next_frame(ws, texts)
+        assert texts[-1]["restarted"] is True
+        assert header["run"] == first["run"] + 1 and header["iteration"] == 0 and "real" in arrays
 
 
 def test_switching_data_changes_the_real_points(client):
-    ws, _, _, arrays = open_lab(client)
-    ws.send_json({"type": "set", "values": {"data": "grid25"}})
-    header, new_arrays = next_frame(ws)
-    assert header["data"] == "grid25" and header["quality"]["modes_total"] == 25
-    assert abs(new_arrays["real"]).max() > 3 > abs(arrays["real"]).max()
-    ws.close()
+    with lab_page(client) as (ws, _, _, arrays):
+        ws.send_json({"type": "set", "values": {"data": "grid25"}})
+        header, new_arrays = next_frame(ws)
+        assert header["data"] == "grid25" and header["quality"]["modes_total"] == 25
+        assert abs(new_arrays["real"]).max() > 3 > abs(arrays["real"]).max()
 
 
 def test_drawing(client):
-    ws, _, _, _ = open_lab(client)
-    texts = []
-    ws.send_json({"type": "draw", "points": [[-1, 0], [1, 0], [0, 1]]})
-    header, arrays = next_frame(ws, texts)
-    assert texts[-1]["settings"]["data"] == "drawn"
-    assert header["data"] == "drawn" and "real" in arrays
-    ws.close()
+    with lab_page(client) as (ws, _, _, _):
+        texts = []
+        ws.send_json({"type": "draw", "points": [[-1, 0], [1, 0], [0, 1]]})
+        header, arrays = next_frame(ws, texts)
+        assert texts[-1]["settings"]["data"] == "drawn"
+        assert header["data"] == "drawn" and "real" in arrays
 
 
 @pytest.mark.parametrize("bad", [
@@ -164,43 +160,39 @@ def test_drawing(client):
     '{"type": "step", "unit": "epoch"}',
 ])
 def test_invalid_messages_get_an_error_and_the_session_goes_on(client, bad):
-    ws, _, _, _ = open_lab(client)
-    ws.send_text(bad)
-    error = next_text(ws)
-    assert error["type"] == "error" and error["code"] == "invalid" and error["message"]
-    ws.send_json({"type": "step", "unit": "iteration"})
-    assert next_frame(ws)[0]["iteration"] == 1
-    ws.close()
+    with lab_page(client) as (ws, _, _, _):
+        ws.send_text(bad)
+        error = next_text(ws)
+        assert error["type"] == "error" and error["code"] == "invalid" and error["message"]
+        ws.send_json({"type": "step", "unit": "iteration"})
+        assert next_frame(ws)[0]["iteration"] == 1
 
 
 def test_binary_messages_are_refused(client):
-    ws, _, _, _ = open_lab(client)
-    ws.send_bytes(b"\x00\x01")
-    assert "JSON text" in next_text(ws)["message"]
-    ws.close()
+    with lab_page(client) as (ws, _, _, _):
+        ws.send_bytes(b"\x00\x01")
+        assert "JSON text" in next_text(ws)["message"]
 
 
 def test_requests_the_game_cannot_honour_are_rejected_not_fatal(client):
-    ws, _, _, _ = open_lab(client)
-    ws.send_json({"type": "set", "values": {"data": "drawn"}})  # nothing drawn yet
-    error = next_text(ws)
-    assert error["code"] == "rejected" and "draw at least 2 points" in error["message"]
-    header = next_frame(ws)[0]
-    assert header["data"] == "ring8"
-    ws.close()
+    with lab_page(client) as (ws, _, _, _):
+        ws.send_json({"type": "set", "values": {"data": "drawn"}})  # nothing drawn yet
+        error = next_text(ws)
+        assert error["code"] == "rejected" and "draw at least 2 points" in error["message"]
+        header = next_frame(ws)[0]
+        assert header["data"] == "ring8"
 
 
 def test_session_limit(client):
-    first, _, _, _ = open_lab(client)
-    second, _, _, _ = open_lab(client)
-    with client.websocket_connect("/ws") as third:
-        busy = next_text(third)
-        assert busy["code"] == "busy" and "2 sessions" in busy["message"]
-        with pytest.raises(WebSocketDisconnect) as closed:
-            receive(third)
-        assert closed.value.code == CLOSE_TRY_AGAIN_LATER
-    first.close()
-    second.close()
+    with lab_page(client), lab_page(client):
+        with client.websocket_connect("/ws") as third:
+            busy = next_text(third)
+            assert busy["code"] == "busy" and "2 sessions" in busy["message"]
+            with pytest.raises(WebSocketDisconnect) as closed:
+                receive(third)
+            assert closed.value.code == CLOSE_TRY_AGAIN_LATER
+    with lab_page(client) as (_, hello, _, _):  # a freed place can be taken again
+        assert hello["type"] == "hello"
 
 
 def test_closing_the_page_stops_its_training(client):

@@ -31,6 +31,8 @@ def run(args) -> int:
     else:
         cfg = load_config(args.config, args.overrides)
     state = train(cfg, resume=bool(args.resume))
+    if not state.dist.is_main:  # under torchrun, rank 0 reports for everyone
+        return 0
     rate = state.step / max(state.elapsed_seconds, 1e-9)
     print(f"ganforge: {state.step} steps in {state.elapsed_seconds:.0f} s ({rate:.1f} steps/s). "
           f"Outputs in {state.run_dir}/: samples/, curves.png, metrics.csv, checkpoints/, "

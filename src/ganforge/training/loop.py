@@ -16,7 +16,10 @@ import torch
 from tqdm import tqdm
 
 from ganforge.checkpoint import (
+    FORMAT_VERSION,
+    atomic_write,
     checkpoint_config,
+    checkpoint_dir,
     latest_checkpoint,
     load_checkpoint,
     save_checkpoint,
@@ -25,15 +28,21 @@ from ganforge.checkpoint import (
 from ganforge.config import Config, ConfigError
 from ganforge.data.batches import to_unit_range
 from ganforge.errors import GanforgeError
+from ganforge.metrics.evaluate import TrainingEvaluator
+from ganforge.training import distributed, fast
 from ganforge.training.log import MetricsLog, read_metrics
 from ganforge.training.state import TrainState, build_state
 from ganforge.training.steps import d_step, g_step, update_ema
 from ganforge.viz import plot_curves, save_samples
+from ganforge.viz.metric_curves import plot_metric_curves
 
 # Settings a resumed run may change; anything else would make it a different run.
 RESUMABLE = {"run.dir", "run.device", "run.progress", "data.root", "data.download",
              "train.steps", "train.log_every", "train.sample_every", "train.checkpoint_every",
-             "train.keep_checkpoints"}
+             "train.keep_checkpoints", "train.precision", "train.memory_format",
+             "train.adam_impl", "train.compile", "train.sync_batchnorm",
+             # evaluation reads G and never touches the training random stream
+             "eval.every", "eval.metrics", "eval.n", "eval.best_metric", "eval.feature_net"}
 
 
 class TrainingDiverged(GanforgeError):
@@ -41,7 +50,19 @@ class TrainingDiverged(GanforgeError):
 
 
 def train_iteration(state: TrainState) -> dict[str, torch.Tensor]:
-    """One G update preceded by ``d_steps`` D updates; returns detached device scalars."""
+    """One G update preceded by ``d_steps`` D updates; returns detached device scalars.
+
+    It runs in the run's precision (bf16 autocast or fp32). With ``train.compile=cuda-graphs``
+    the loop records it once and replays it: keep host-side work (``.item()``, printing,
+    Python counters other than ``state.step``) out of it.
+    """
+    with fast.autocast(state.speed, state.device):
+        stats = _d_and_g_steps(state)
+    state.step += 1
+    return stats
+
+
+def _d_and_g_steps(state: TrainState) -> dict[str, torch.Tensor]:
     t = state.cfg.train
     for i in range(t.d_steps):
         last = i == t.d_steps - 1
@@ -54,13 +75,15 @@ def train_iteration(state: TrainState) -> dict[str, torch.Tensor]:
         z = state.noise(real.shape[0])
         # G's forward for the last D step is reused by the G step (as in pytorch/examples).
         with torch.set_grad_enabled(last):
-            fake = state.G(z) if fake_labels is None else state.G(z, fake_labels)
-        stats = d_step(state.D, state.opt_d, state.loss, real, fake.detach(), t.gp_weight,
+            fake = state.G_train(z) if fake_labels is None else state.G_train(z, fake_labels)
+        stats = d_step(state.D_train, state.opt_d, state.loss, real, fake.detach(), t.gp_weight,
                        real_labels, fake_labels, t.aux_weight)
-    stats.update(g_step(state.D, state.opt_g, state.loss, fake, fake_labels, t.aux_weight))
+    # G learns through D; D's weights get no gradient here, so its DDP wrapper expects none.
+    with distributed.no_grad_sync(state.D_train):
+        stats.update(g_step(state.D_train, state.opt_g, state.loss, fake, fake_labels,
+                            t.aux_weight))
     if state.G_ema is not None:
         update_ema(state.G_ema, state.G, t.ema_decay)
-    state.step += 1
     return stats
 
 
@@ -126,16 +149,22 @@ def train(cfg: Config, resume: bool = False,
     state = build_state(cfg)
     if payload is not None:
         state.restore(payload)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    cfg.save(run_dir / "config.yaml")
-    log = MetricsLog(run_dir / "metrics.csv", resume_step=state.step)
+    main = state.dist.is_main  # under torchrun only rank 0 writes the run folder
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        cfg.save(run_dir / "config.yaml")
+    log = MetricsLog(run_dir / "metrics.csv", resume_step=state.step) if main else None
+    # eval.every: score G now and then (metrics/evaluate.py); the best so far survives resumes
+    # through metrics.csv.
+    evaluator = TrainingEvaluator(cfg.eval, cfg.data, state.dataset, cfg.run.seed, state.device,
+                                  history=log.rows) if cfg.eval.every and main else None
 
     steps, t = cfg.train.steps, cfg.train
     sums: dict[str, torch.Tensor] = {}
     count = 0
     first_bad = torch.full((), -1, dtype=torch.long, device=state.device)
     started = time.perf_counter()
-    bar = tqdm(total=steps, initial=state.step, disable=not cfg.run.progress, unit="step",
+    bar = tqdm(total=steps, initial=state.step, disable=not (cfg.run.progress and main), unit="step",
                dynamic_ncols=True, file=sys.stderr, mininterval=0.5)
 
     def elapsed() -> float:
@@ -146,22 +175,26 @@ def train(cfg: Config, resume: bool = False,
         started = now
         return state.elapsed_seconds
 
-    def checkpoint() -> Path:
+    def checkpoint() -> Path | None:
         check_finite()
         elapsed()
+        if not main:
+            return None
         return save_checkpoint(run_dir, state.payload(), keep=t.keep_checkpoints)
 
     def check_finite() -> None:
-        bad_step = int(first_bad)
+        bad_step = int(distributed.max_across_ranks(first_bad, state.dist))
         if bad_step >= 0:
             last = latest_checkpoint(run_dir)
             where = f"last good checkpoint: {last}" if last else "no checkpoint was written yet"
             raise TrainingDiverged(f"a loss became NaN/inf at step {bad_step}; training stopped "
                                    f"({where}); try lower learning rates or another loss")
 
+    run_iteration = fast.make_runner(state, train_iteration)  # eager, CUDA graph or compiled
+    stopping = False
     with _StopRequest() as stop:
-        while state.step < steps and not stop.requested:
-            stats = train_iteration(state)
+        while state.step < steps and not stopping:
+            stats = run_iteration(state)
             # Track the first non-finite step on the device: no host sync in the hot loop.
             bad = ~torch.isfinite(stats["d_loss"] + stats["g_loss"])
             first_bad = torch.where(bad & (first_bad < 0), state.step, first_bad)
@@ -169,31 +202,61 @@ def train(cfg: Config, resume: bool = False,
                 sums[name] = sums[name] + value if name in sums else value.clone()
             count += 1
             bar.update(1)
+            stopping = stop.requested and not state.dist.enabled
 
             if state.step % t.log_every == 0 or state.step == steps:
                 check_finite()
-                row = {name: float(v) / count for name, v in sums.items()}
+                means = distributed.mean_across_ranks({n: v / count for n, v in sums.items()},
+                                                      state.dist)
+                row = {name: float(v) for name, v in means.items()}
                 row.update(step=state.step, seconds=round(elapsed(), 3),
                            lr_d=state.opt_d.param_groups[0]["lr"],
                            lr_g=state.opt_g.param_groups[0]["lr"])
-                log.write(row)
+                # Under DDP every rank stops at the same step: they agree here, at log rows.
+                stopping = distributed.any_rank(stop.requested, state.dist, state.device)
+                if main:
+                    if evaluator is not None and evaluator.due(state.step, steps):
+                        eval_started = time.perf_counter()
+                        row.update(evaluate_generator(state, evaluator))
+                        started += time.perf_counter() - eval_started  # not training time
+                    log.write(row)
                 bar.set_postfix({"D_loss": f"{row['d_loss']:.3f}", "G_loss": f"{row['g_loss']:.3f}",
                                  "D(x)": f"{row['d_real']:.3f}", "D(G(z))": f"{row['d_fake']:.3f}"},
                                 refresh=False)
                 sums, count = {}, 0
-                if on_log is not None:
+                if on_log is not None and main:
                     on_log(state, row)
-            if state.step % t.sample_every == 0:
+            if main and state.step % t.sample_every == 0:
                 write_samples(state)
             if state.step % t.checkpoint_every == 0:
                 checkpoint()
         bar.close()
         checkpoint()
-    finish(state)
-    if stop.requested:
+    if main:
+        finish(state)
+        if evaluator is not None:
+            plot_metric_curves(read_metrics(run_dir / "metrics.csv"), evaluator.columns,
+                               run_dir / "metrics.png")
+    distributed.barrier(state.dist)
+    if stopping and main:
         print(f"ganforge: stopped at step {state.step}; checkpoint written. Continue with "
               f"`ganforge train --resume {run_dir}`", file=sys.stderr)
     return state
+
+
+def evaluate_generator(state: TrainState, evaluator: TrainingEvaluator) -> dict[str, float]:
+    """Score the sampling G; when it beats the best so far, keep it as ``generator-best`` and
+    ``checkpoints/best.pt`` (the whole training state at that step), both written atomically."""
+    meta = state.generator_meta()
+    scores = evaluator.evaluate(state.sampling_G, meta)
+    if evaluator.improved(scores):
+        meta["eval"] = {"metric": evaluator.best_column, "value": evaluator.best_value,
+                        "step": state.step}
+        save_generator(state.run_dir, state.sampling_G, meta, which="best")
+        payload = {"format": FORMAT_VERSION, **state.payload()}
+        atomic_write(checkpoint_dir(state.run_dir) / "best.pt",
+                     lambda tmp: torch.save(payload, tmp))
+    return scores
 
 
 @torch.no_grad()

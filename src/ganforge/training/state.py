@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,9 @@ from ganforge.data import Dataset, load_dataset
 from ganforge.errors import GanforgeError
 from ganforge.losses import GANLoss, get_loss
 from ganforge.models import build_models, is_conditional, sample_noise
+from ganforge.training import distributed, fast
+from ganforge.training.distributed import DistContext
+from ganforge.training.fast import SpeedPlan
 from ganforge.training.sampler import EpochSampler
 
 
@@ -77,6 +80,16 @@ class TrainState:
     # and the number of classes G and D are conditioned on (None: unconditional).
     labels: torch.Tensor | None = None
     num_classes: int | None = None
+    speed: SpeedPlan = field(default_factory=SpeedPlan)  # resolved train.* speed settings
+    dist: DistContext = field(default_factory=DistContext)  # rank and world size (torchrun)
+    # What the training step calls: G and D themselves, or wrapped by DDP / torch.compile.
+    # Everything else (checkpoints, sampling, EMA) uses the plain G and D.
+    G_train: nn.Module | None = None
+    D_train: nn.Module | None = None
+
+    def __post_init__(self):
+        self.G_train = self.G if self.G_train is None else self.G_train
+        self.D_train = self.D if self.D_train is None else self.D_train
 
     @property
     def run_dir(self) -> Path:
@@ -88,13 +101,18 @@ class TrainState:
         return self.G_ema if self.G_ema is not None else self.G
 
     def noise(self, n: int) -> torch.Tensor:
-        return sample_noise(n, self.cfg.model.z_dim, self.cfg.model.noise, device=self.device)
+        """``[n, z_dim]`` noise. Under DDP every rank draws the global batch's noise and keeps
+        its own rows, so the run sees the same noise as a single process would."""
+        z = sample_noise(n * self.dist.world_size, self.cfg.model.z_dim, self.cfg.model.noise,
+                         device=self.device)
+        return distributed.shard_rows(z, self.dist)
 
     def fake_labels(self, n: int) -> torch.Tensor | None:
         """Classes ``[n]`` (uniform) to ask a conditional G for; None when unconditional."""
         if self.num_classes is None:
             return None
-        return torch.randint(self.num_classes, (n,), device=self.device)
+        labels = torch.randint(self.num_classes, (n * self.dist.world_size,), device=self.device)
+        return distributed.shard_rows(labels, self.dist)  # as noise(): same draw as one process
 
     def grid_labels(self) -> torch.Tensor | None:
         """Classes of the sample grid, 0, 1, ..., K-1, 0, 1, ...: one class per grid column."""
@@ -173,23 +191,37 @@ def count_classes(cfg: Config, dataset: Dataset) -> int:
 
 
 def build_state(cfg: Config) -> TrainState:
-    """Seed, load the data onto the device, build G, D, optimizers and the sampler."""
-    device = resolve_device(cfg.run.device)
+    """Seed, load the data onto the device, build G, D, optimizers and the sampler.
+
+    Under torchrun (``WORLD_SIZE > 1``) this joins the process group, trains on this rank's
+    GPU and wraps G and D in DDP; the ``train.*`` speed settings are resolved (training/fast.py).
+    """
+    ctx = distributed.setup(cfg.run.device)
+    device = distributed.place(resolve_device(cfg.run.device), ctx)
     seed_everything(cfg.run.seed)
     loss = get_loss(cfg.train.loss)
     dataset = load_dataset(cfg.data, seed=cfg.run.seed)
     num_classes = count_classes(cfg, dataset) if is_conditional(cfg.model.name) else None
     G, D = build_models(dataclasses.replace(cfg.model, num_classes=num_classes), dataset.shape)
-    G, D = G.to(device), D.to(device)
-    G_ema = copy.deepcopy(G).eval().requires_grad_(False) if cfg.train.ema_decay > 0 else None
     t = cfg.train
-    opt_g = torch.optim.Adam(G.parameters(), lr=t.lr_g, betas=(t.beta1, t.beta2))
-    opt_d = torch.optim.Adam(D.parameters(), lr=t.lr_d, betas=(t.beta1, t.beta2))
-    sampler = EpochSampler(len(dataset), t.batch_size, cfg.run.seed, device)
+    speed = fast.resolve(t, device, conv=fast.has_conv(G, D), world_size=ctx.world_size,
+                         gradient_penalty=loss.gradient_penalty)
+    fast.configure_backends(device)
+    G, D = fast.prepare_models(speed, G.to(device), D.to(device))
+    G_ema = copy.deepcopy(G).eval().requires_grad_(False) if cfg.train.ema_decay > 0 else None
+    opt_g = fast.build_adam(G.parameters(), t.lr_g, (t.beta1, t.beta2), speed)
+    opt_d = fast.build_adam(D.parameters(), t.lr_d, (t.beta1, t.beta2), speed)
+    if ctx.enabled:
+        sampler = distributed.ShardedSampler(len(dataset), t.batch_size, cfg.run.seed, device, ctx)
+    else:
+        sampler = EpochSampler(len(dataset), t.batch_size, cfg.run.seed, device)
     # The grid noise comes from its own generator so it does not shift the training stream.
     grid_gen = torch.Generator().manual_seed(cfg.run.seed + 1)
     fixed_z = sample_noise(t.grid_size, cfg.model.z_dim, cfg.model.noise, generator=grid_gen)
     return TrainState(cfg=cfg, device=device, dataset=dataset, data=dataset.data.to(device),
                       G=G, D=D, G_ema=G_ema, opt_g=opt_g, opt_d=opt_d, loss=loss,
                       sampler=sampler, fixed_z=fixed_z.to(device), num_classes=num_classes,
-                      labels=None if num_classes is None else dataset.labels.to(device))
+                      labels=None if num_classes is None else dataset.labels.to(device),
+                      speed=speed, dist=ctx,
+                      G_train=distributed.wrap(G, ctx, device, t.sync_batchnorm),
+                      D_train=distributed.wrap(D, ctx, device, t.sync_batchnorm))

@@ -82,7 +82,8 @@ function render() {
   $("d-updates").textContent = h.d_updates;
   $("status").textContent = h.diverged ? "diverged" : h.playing ? "training" : "paused";
   setPlaying(h.playing);
-  $("ips").textContent = h.rate === null ? "–" : Math.round(h.rate);
+  if (h.rate !== null) lab.lastRate = h.rate; // paused frames carry no rate: keep the last
+  $("ips").textContent = lab.lastRate === undefined ? "–" : Math.round(lab.lastRate);
   $("frame-kb").textContent = (frame.bytes / 1024).toFixed(1);
   const now = performance.now();
   lab.renderTimes.push(now);
