@@ -146,6 +146,18 @@ def test_step_advances_by_exactly_one(page):
     assert "active" not in page.get_attribute("#ov-g", "class")
 
 
+def test_a_refused_setting_shows_the_reason_and_is_undone(page):
+    open_lab(page)
+    page.fill("#lr-d", "5")
+    page.dispatch_event("#lr-d", "change")
+    page.wait_for_function("!document.getElementById('message').hidden")
+    assert "lr_d must be in" in page.inner_text("#message")
+    assert page.input_value("#lr-d") == "0.001"
+    page.fill("#lr-d", "0.002")  # a valid value applies live
+    page.dispatch_event("#lr-d", "change")
+    page.wait_for_function("window.lab.settings.lr_d === 0.002")
+
+
 def test_switching_the_data_set_changes_the_real_points(page):
     open_lab(page)
     ring = page.evaluate("Array.from(lab.real)")

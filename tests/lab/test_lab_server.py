@@ -231,3 +231,17 @@ def test_bad_start_settings_fail_at_once():
         create_app(settings={"width": 0})
     with pytest.raises(ProtocolError, match="drawn"):
         create_app(settings={"data": "drawn"})
+
+
+def test_a_loopback_lab_answers_only_to_loopback_names():
+    app = create_app(settings=SMALL, loopback_only=True)
+    with TestClient(app) as client:
+        for host in ("127.0.0.1:8765", "localhost:8765", "[::1]:8765"):
+            assert client.get(f"http://{host}/").status_code == 200
+        with client.websocket_connect("ws://127.0.0.1:8765/ws") as ws:
+            assert next_text(ws)["type"] == "hello"
+        # DNS rebinding: an attacker's name that resolves to 127.0.0.1
+        assert client.get("http://rebound.example:8765/").status_code == 400
+        with pytest.raises(WebSocketDisconnect):
+            with client.websocket_connect("ws://rebound.example:8765/ws"):
+                pass

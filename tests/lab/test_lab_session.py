@@ -101,6 +101,8 @@ def test_frame_holds_what_the_page_draws():
     assert arrays["manifold"].shape == (2 * rows * cols,)
     assert set(header["stats"]) >= {"d_loss", "g_loss", "d_real", "d_fake"}
     assert header["quality"]["modes_total"] == 8
+    mean_arrow = np.linalg.norm(arrays["arrows"].reshape(-1, 2), axis=1).mean()
+    assert header["arrows_mean"] == pytest.approx(float(mean_arrow))
     # the frame's heat map is the session's D over the view
     heat, _, _ = frames.heat_map(session.D, session.loss, session.bounds, HEAT_RESOLUTION)
     np.testing.assert_allclose(arrays["heat"], heat.ravel())

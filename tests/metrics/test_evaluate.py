@@ -59,8 +59,12 @@ def test_images_from_array_layouts(shape, layout):
     array = np.random.RandomState(0).randint(0, 256, shape, dtype=np.uint8)
     images, notes = E.images_from_array(array, "x.npy")
     assert images.shape[0] == 5 and images.shape[2:] == (8, 9)
-    expected = {"NHW": array[:, None], "NCHW": array,
-                "NHWC": array.transpose(0, 3, 1, 2)[:, :3]}[layout]
+    if layout == "NHW":
+        expected = array[:, None]
+    elif layout == "NCHW":
+        expected = array
+    else:
+        expected = array.transpose(0, 3, 1, 2)[:, :3]
     np.testing.assert_array_equal(images, expected)
     assert bool(notes) == (shape[-1] == 4)  # dropping alpha is reported
 

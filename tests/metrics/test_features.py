@@ -122,7 +122,7 @@ def test_evaluator_train_command_builds_a_loadable_network(tmp_path, capsys):
     rng = np.random.RandomState(0)
     root = tmp_path / "mnist"
     root.mkdir()
-    for prefix, count in (("train", 320), ("t10k", 100)):
+    for prefix, count in (("train", 1100), ("t10k", 100)):
         labels = np.arange(count) % 10
         images = rng.randint(0, 60, (count, 28, 28))
         for i, label in enumerate(labels):

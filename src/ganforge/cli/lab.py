@@ -53,7 +53,8 @@ def run(args) -> int:
     if not 0 <= args.port <= 65535:
         raise GanforgeError("--port must be between 0 and 65535")
     app = create_app(max_sessions=args.max_sessions, run_dir=args.run,
-                     settings={"data": args.data, "loss": args.loss})
+                     settings={"data": args.data, "loss": args.loss},
+                     loopback_only=args.host in LOOPBACK)
     if args.host not in LOOPBACK:
         print(f"ganforge lab: warning: listening on {args.host}: anyone who can reach it can "
               "use this lab (it has no login) and run training on this machine",

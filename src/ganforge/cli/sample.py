@@ -12,18 +12,24 @@ from ganforge.checkpoint import load_generator
 from ganforge.errors import GanforgeError
 from ganforge.models import sample_noise
 from ganforge.viz import save_samples, to_uint8
+from ganforge.viz.class_grid import class_rows_grid
 
 
 def add_parser(subparsers):
     p = subparsers.add_parser("sample", help="draw samples or a latent walk from a trained run")
     p.add_argument("--run", required=True, help="run folder (holds generator.safetensors)")
-    p.add_argument("-n", type=int, default=64, help="how many samples (rows for --interpolate)")
+    p.add_argument("-n", type=int, default=None,
+                   help="how many samples (default 64); rows for --interpolate; samples per "
+                        "class (default 10) with --class all")
     p.add_argument("--out", required=True, help=".png for a grid, .npy for raw samples")
     p.add_argument("--interpolate", type=int, metavar="STEPS",
                    help="latent walk: each row moves from one random z to another in STEPS")
     p.add_argument("--which", default="last", choices=["last", "best"],
                    help="which exported generator (best needs eval.every during training)")
-    p.add_argument("--seed", type=int, default=0, help="noise seed")
+    p.add_argument("--class", dest="class_", metavar="CLASS",
+                   help="conditional runs: a class index or name (e.g. 3, Sneaker), or 'all' for "
+                        "a grid with one labelled row per class; default: classes drawn at random")
+    p.add_argument("--seed", type=int, default=0, help="noise (and random class) seed")
     p.add_argument("--batch-size", type=int, default=500, help="samples per forward pass")
     p.add_argument("--device", default="cpu", help="cpu, cuda, ...")
     return p
@@ -35,10 +41,32 @@ def latent_walk(z_start: torch.Tensor, z_end: torch.Tensor, steps: int) -> torch
     return (z_start[:, None] * (1 - weights) + z_end[:, None] * weights).flatten(0, 1)
 
 
+def resolve_class(text: str, meta: dict, run: str) -> int | None:
+    """``--class`` text -> a class index, or None for ``all``; errors name the valid choices."""
+    num_classes = meta.get("num_classes")
+    if not num_classes:
+        raise GanforgeError(f"--class needs a conditional model, but {run} holds an "
+                            f"unconditional '{meta['model']['name']}' (train cgan or cdcgan)")
+    if text == "all":
+        return None
+    names = meta["data"].get("class_names") or [str(i) for i in range(num_classes)]
+    if text in names:
+        return names.index(text)
+    if text.isdigit() and int(text) < num_classes:
+        return int(text)
+    raise GanforgeError(f"--class {text!r} is not a class of {run}: give 0..{num_classes - 1}, "
+                        "'all' or one of: " + ", ".join(names))
+
+
 @torch.no_grad()
-def generate(G, z: torch.Tensor, batch_size: int, device, progress: bool) -> torch.Tensor:
-    parts = [G(chunk.to(device)).float().cpu()
-             for chunk in tqdm(z.split(batch_size), disable=not progress, unit="batch")]
+def generate(G, z: torch.Tensor, batch_size: int, device, progress: bool,
+             labels: torch.Tensor | None = None) -> torch.Tensor:
+    """``G(z)`` (or ``G(z, labels)``) in chunks; float32 samples on the CPU."""
+    parts = []
+    for start in tqdm(range(0, len(z), batch_size), disable=not progress, unit="batch"):
+        chunk = z[start:start + batch_size].to(device)
+        out = G(chunk) if labels is None else G(chunk, labels[start:start + batch_size].to(device))
+        parts.append(out.float().cpu())
     return torch.cat(parts)
 
 
@@ -46,24 +74,45 @@ def run(args) -> int:
     out = Path(args.out)
     if out.suffix not in (".png", ".npy"):
         raise GanforgeError(f"--out {out}: give a .png (grid) or .npy (raw samples) file name")
-    if args.n <= 0:
+    if args.n is not None and args.n <= 0:
         raise GanforgeError("-n must be positive")
     G, meta = load_generator(args.run, args.which, device=args.device)
-    model = meta["model"]
+    model, num_classes = meta["model"], meta.get("num_classes")
+    chosen = resolve_class(args.class_, meta, args.run) if args.class_ is not None else None
+    per_class = args.class_ == "all"
+    if per_class and args.interpolate:
+        raise GanforgeError("--class all draws a grid of its own; use --class N with --interpolate")
+    n = args.n or (10 if per_class else 64)
+    rows = num_classes if per_class else n  # --class all: n samples for each class
     gen = torch.Generator().manual_seed(args.seed)
     columns = None
     if args.interpolate:
         if args.interpolate < 2:
             raise GanforgeError("--interpolate needs at least 2 steps")
-        ends = sample_noise(2 * args.n, model["z_dim"], model["noise"], generator=gen)
-        z = latent_walk(ends[: args.n], ends[args.n:], args.interpolate)
+        ends = sample_noise(2 * n, model["z_dim"], model["noise"], generator=gen)
+        z = latent_walk(ends[:n], ends[n:], args.interpolate)
         columns = args.interpolate
     else:
-        z = sample_noise(args.n, model["z_dim"], model["noise"], generator=gen)
-    samples = generate(G, z, args.batch_size, args.device, progress=len(z) > 5 * args.batch_size)
+        z = sample_noise(rows * n if per_class else n, model["z_dim"], model["noise"],
+                         generator=gen)
+    labels = None
+    if num_classes:  # explicit, seeded classes: G left to itself would draw them unseeded
+        if per_class:
+            labels = torch.arange(num_classes).repeat_interleave(n)  # row r: class r
+        elif chosen is not None:
+            labels = torch.full((len(z),), chosen, dtype=torch.long)
+        else:
+            labels = torch.randint(num_classes, (n,), generator=gen)
+            if args.interpolate:  # one class per walk, kept along it
+                labels = labels.repeat_interleave(args.interpolate)
+    samples = generate(G, z, args.batch_size, args.device, progress=len(z) > 5 * args.batch_size,
+                       labels=labels)
     out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix == ".npy":
+    if out.suffix == ".npy":  # --class all: rows of n samples, class 0 first
         np.save(out, to_uint8(samples) if samples.dim() == 4 else samples.numpy())
+    elif per_class and samples.dim() == 4:
+        names = meta["data"].get("class_names") or [str(i) for i in range(num_classes)]
+        class_rows_grid(to_uint8(samples), names).save(out)
     else:
         save_samples(samples, out, columns=columns)
     print(f"ganforge: wrote {len(samples)} samples to {out}")

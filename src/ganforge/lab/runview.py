@@ -10,6 +10,7 @@ diagnostics.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import math
@@ -23,6 +24,7 @@ import torch
 import yaml
 
 from ganforge.checkpoint import (
+    CheckpointError,
     checkpoint_config,
     generator_paths,
     latest_checkpoint,
@@ -224,12 +226,18 @@ class RunView:
 
     # --- live diagnostics from the latest checkpoint ------------------------------------------
 
-    def _checkpoint(self) -> tuple[Path, dict[str, Any]]:
+    def _checkpoint(self) -> tuple[Path, int, dict[str, Any]]:
+        """The latest checkpoint: ``(path, mtime in ns, payload)``."""
         path = latest_checkpoint(self.run_dir)
         if path is None:
             raise RunViewError(f"{self.run_dir} has no checkpoint yet; diagnostics appear after "
                                "the first one (train.checkpoint_every)")
-        return path, load_checkpoint(path)
+        try:
+            return path, path.stat().st_mtime_ns, load_checkpoint(path)
+        except (OSError, CheckpointError):  # a running training just rotated it away
+            if path.exists():
+                raise
+            raise RunViewError(f"{path.name} was replaced while being read; try again") from None
 
     def _real_batch(self, cfg, data_shape) -> torch.Tensor | None:
         """DIAGNOSTIC_BATCH real examples in the networks' range, or None if the data is gone."""
@@ -253,8 +261,8 @@ class RunView:
     def diagnostics(self) -> dict[str, Any]:
         """Histograms of D's logits on real and fake batches, per-layer gradient norms of the
         losses of D and G, sample diversity, and the alarms these numbers raise."""
-        path, payload = self._checkpoint()
-        key = (path, path.stat().st_mtime_ns)
+        path, mtime, payload = self._checkpoint()
+        key = (path, mtime)
         with self._lock:
             if self._diagnostics is not None and self._diagnostics[0] == key:
                 return self._diagnostics[1]
@@ -329,10 +337,11 @@ class RunView:
         weights, info = generator_paths(self.run_dir)
         checkpoint = latest_checkpoint(self.run_dir)
         sources = []
-        if weights.is_file() and info.is_file():
-            sources.append(("export", weights.stat().st_mtime_ns))
-        if checkpoint is not None:
-            sources.append((checkpoint, checkpoint.stat().st_mtime_ns))
+        with contextlib.suppress(OSError):  # files may be replaced while we look
+            if weights.is_file() and info.is_file():
+                sources.append(("export", weights.stat().st_mtime_ns))
+            if checkpoint is not None:
+                sources.append((checkpoint, checkpoint.stat().st_mtime_ns))
         if not sources:
             raise RunViewError(f"{self.run_dir} has neither a checkpoint nor an exported "
                                "generator yet")
@@ -344,7 +353,7 @@ class RunView:
             G, meta = load_generator(self.run_dir)
             model = meta["model"]
         else:
-            payload = load_checkpoint(checkpoint)
+            payload = self._checkpoint()[2]
             cfg = checkpoint_config(payload, checkpoint)
             G, _ = build_models(cfg.model, tuple(payload["data_shape"]))
             G.load_state_dict(payload["G_ema"] or payload["G"])

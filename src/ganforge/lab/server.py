@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 
 import torch
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -262,6 +263,33 @@ class LabConnection:
         await self.send_frame()
 
 
+LOOPBACK_NAMES = {"127.0.0.1", "localhost", "::1"}
+
+
+class LoopbackHostOnly:
+    """ASGI middleware: refuse requests whose Host header is not a loopback name.
+
+    A lab bound to 127.0.0.1 is still reachable from a web page through DNS rebinding
+    (evil.example resolving to 127.0.0.1); such requests carry the attacker's host name.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] in ("http", "websocket"):
+            host = dict(scope["headers"]).get(b"host", b"").decode("latin-1")
+            if urlsplit(f"//{host}").hostname not in LOOPBACK_NAMES:
+                if scope["type"] == "websocket":
+                    await send({"type": "websocket.close", "code": 1008})
+                else:
+                    response = Response("this lab only answers to localhost / 127.0.0.1",
+                                        status_code=400)
+                    await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def _same_origin(ws: WebSocket) -> bool:
     """Browsers send Origin: refuse pages of other sites (cross-site WebSocket hijacking)."""
     origin = ws.headers.get("origin")
@@ -332,13 +360,15 @@ def _run_routes(run_view) -> list[Route]:
 
 def create_app(*, max_sessions: int = 4, settings: dict[str, Any] | None = None,
                run_dir: str | Path | None = None, frame_rate: float = 20.0, workers: int = 2,
-               torch_threads: int | None = 1) -> Starlette:
+               torch_threads: int | None = 1, loopback_only: bool = False) -> Starlette:
     """The lab as an ASGI app.
 
     ``settings`` are the start values of new pages (checked like a page's ``set``);
     ``run_dir`` adds the read-only run view at ``/run``; ``torch_threads`` is applied while
     the app runs (1 by default: for these small MLPs, handing work to more threads costs
     more than it saves, badly so on a busy 2-core machine); None leaves torch alone.
+    ``loopback_only`` refuses requests addressed to any host name but a loopback one
+    (``LoopbackHostOnly``); the CLI turns it on when it listens on loopback.
     """
     start = default_settings()
     if settings:
@@ -375,6 +405,7 @@ def create_app(*, max_sessions: int = 4, settings: dict[str, Any] | None = None,
               Mount("/static", StaticFiles(directory=STATIC_DIR), name="static")]
     if run_view is not None:
         routes += _run_routes(run_view)
-    app = Starlette(routes=routes, lifespan=lifespan)
+    middleware = [Middleware(LoopbackHostOnly)] if loopback_only else []
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.lab = server
     return app

@@ -237,8 +237,8 @@ class LabSession:
         with torch.no_grad():
             fake = self.G(self.display_z)
             quality_fake = self.G(self.quality_z).numpy()
-        arrays = {"heat": heat, "fake": fake.numpy(),
-                  "arrows": frames.gradient_arrows(self.D, self.loss, fake),
+        arrows = frames.gradient_arrows(self.D, self.loss, fake)
+        arrays = {"heat": heat, "fake": fake.numpy(), "arrows": arrows,
                   "manifold": frames.manifold(self.G, self.z_grid)}
         if not self._real_sent:
             arrays["real"] = self.display_real.numpy()
@@ -259,6 +259,9 @@ class LabSession:
             "bounds": list(self.bounds),
             "heat": {"res": HEAT_RESOLUTION, "low": _finite(low), "high": _finite(high)},
             "manifold": {"rows": rows, "cols": cols},
+            # the page scales arrows to the longest; their absolute mean size is where a
+            # saturating loss shows its vanishing gradient
+            "arrows_mean": _finite(np.linalg.norm(arrows, axis=1).mean()),
             "stats": stats,
             "quality": {k: _finite(v) for k, v in quality.items()},
             "rate": None if iterations_per_second is None else round(iterations_per_second, 1),

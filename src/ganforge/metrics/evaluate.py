@@ -25,12 +25,14 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.linalg
 import torch
 from PIL import Image
 
@@ -454,7 +456,11 @@ def context_scores(real: RealFeatures, source: Source, network: FeatureNetwork, 
     baselines["one_repeated_image"] = network.extract(repeated, device)[0]
     out = {}
     for name, feats in baselines.items():
-        scores = compute_scores(real.features, feats, metrics, network.name, num_classes)
+        with warnings.catch_warnings():
+            # The repeated image has zero covariance: sqrtm warns it is singular, and the
+            # result (0) is exact.
+            warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+            scores = compute_scores(real.features, feats, metrics, network.name, num_classes)
         out[name] = {column: score["value"] for column, score in scores.items()}
     if path is not None:
         atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(out, indent=2)))

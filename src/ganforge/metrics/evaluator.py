@@ -51,7 +51,7 @@ class Recipe:
 
     widths: tuple[int, int, int] = (16, 32, 64)  # channels of the three conv blocks
     feature_dim: int = 128  # width of the penultimate layer (the features)
-    epochs: int = 3  # passes over the training split
+    epochs: int = 4  # passes over the training split
     batch_size: int = 128  # images per step
     lr: float = 3e-3  # peak learning rate of the one-cycle schedule (AdamW)
     weight_decay: float = 5e-4  # AdamW's decoupled weight decay
@@ -199,9 +199,9 @@ def fit(train_images: torch.Tensor, train_labels: torch.Tensor, num_classes: int
     """
     count = len(train_images)
     steps_per_epoch = count // recipe.batch_size
-    if steps_per_epoch < 1:
-        raise MetricError(f"need at least batch_size={recipe.batch_size} training images, "
-                          f"got {count}")
+    if recipe.epochs * steps_per_epoch < 8:  # the one-cycle warm-up needs a few steps
+        raise MetricError(f"{count} training images give fewer than 8 steps of "
+                          f"{recipe.batch_size}; use more images or epochs")
     with deterministic():
         torch.manual_seed(recipe.seed)
         model = EvaluatorCNN(train_images.shape[1], num_classes, recipe.widths,
@@ -214,7 +214,7 @@ def fit(train_images: torch.Tensor, train_labels: torch.Tensor, num_classes: int
         model.train()
         for epoch in range(recipe.epochs):
             perm = torch.randperm(count, generator=order)
-            total = 0.0
+            total = torch.zeros(())
             for step in range(steps_per_epoch):
                 index = perm[step * recipe.batch_size:(step + 1) * recipe.batch_size]
                 images = train_images[index].float() / 127.5 - 1
@@ -223,9 +223,10 @@ def fit(train_images: torch.Tensor, train_labels: torch.Tensor, num_classes: int
                 loss.backward()
                 opt.step()
                 schedule.step()
-                total += float(loss)
+                total += loss.detach()
             if log is not None:
-                log(f"epoch {epoch + 1}/{recipe.epochs}: mean loss {total / steps_per_epoch:.4f}")
+                log(f"epoch {epoch + 1}/{recipe.epochs}: mean loss "
+                    f"{float(total) / steps_per_epoch:.4f}")
     return model.eval()
 
 

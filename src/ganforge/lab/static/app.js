@@ -85,6 +85,7 @@ function render() {
   if (h.rate !== null) lab.lastRate = h.rate; // paused frames carry no rate: keep the last
   $("ips").textContent = lab.lastRate === undefined ? "–" : Math.round(lab.lastRate);
   $("frame-kb").textContent = (frame.bytes / 1024).toFixed(1);
+  $("arrows-mean").textContent = formatNumber(h.arrows_mean);
   const now = performance.now();
   lab.renderTimes.push(now);
   while (lab.renderTimes.length && lab.renderTimes[0] < now - 2000) lab.renderTimes.shift();
@@ -331,11 +332,11 @@ function onSettingChange(name, input) {
   send({ type: "set", values: { [name]: value } });
 }
 
-function syncControls(settings) {
+function syncControls(settings, force = false) {
   lab.settings = settings;
   for (const name of SETTING_INPUTS) {
     const input = inputFor(name);
-    if (document.activeElement === input && input.tagName !== "SELECT") continue;
+    if (!force && document.activeElement === input && input.tagName !== "SELECT") continue;
     if (name === "data" && lab.drawing) continue;
     input.value = settings[name];
   }
@@ -452,6 +453,7 @@ function connect() {
       if (message.settings.data !== "drawn") leaveDrawing();
     } else if (message.type === "error") {
       showMessage(message.message, true);
+      if (lab.settings) syncControls(lab.settings, true); // undo a refused edit in the inputs
     }
   });
 }

@@ -1,0 +1,96 @@
+"""Export: the ONNX and TorchScript files reproduce the PyTorch generator (max |delta| <= 1e-4 in
+float32) at any batch size, carry the labels input when conditional, and record their metadata."""
+
+import dataclasses
+import json
+
+import numpy as np
+import onnx
+import onnxruntime
+import pytest
+import torch
+
+from ganforge.checkpoint import save_generator
+from ganforge.cli import main
+from ganforge.config import ModelConfig
+from ganforge.export import (
+    PARITY_LIMIT,
+    ExportError,
+    check_parity,
+    example_inputs,
+    export_generator,
+    format_for,
+)
+from ganforge.models import build_generator
+
+
+def make_run(tmp_path, name, shape, num_classes=None, noise="uniform"):
+    """A run folder holding a freshly initialised (untrained) generator and its metadata."""
+    torch.manual_seed(0)
+    cfg = ModelConfig(name=name, z_dim=12, g_width=8, noise=noise, num_classes=num_classes)
+    G = build_generator(cfg, shape)
+    # Train-mode batch statistics would make every output depend on the batch; one forward in
+    # train mode moves the running statistics off their initial values, as training would.
+    with torch.no_grad():
+        G.train()(*example_inputs({"model": dataclasses.asdict(cfg), "num_classes": num_classes}, 16))
+    meta = {"model": dataclasses.asdict(cfg), "data_shape": list(shape), "step": 1,
+            "num_classes": num_classes,
+            "data": {"name": "test", "kind": "image", "class_names": None}}
+    run = tmp_path / name
+    save_generator(run, G, meta)
+    return run, G.eval(), meta
+
+
+def test_onnx_conditional_parity_dynamic_batch_and_metadata(tmp_path, capsys):
+    run, G, meta = make_run(tmp_path, "cdcgan", (1, 28, 28), num_classes=4, noise="normal")
+    out = tmp_path / "G.onnx"
+    main_exit(["export", "--run", str(run), "--out", str(out)])
+    assert "max |delta|" in capsys.readouterr().out
+    session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["z", "labels"]
+    for n in (1, 5):  # neither is the traced batch of 2
+        z, labels = example_inputs(meta, n, seed=n)
+        got = session.run(None, {"z": z.numpy(), "labels": labels.numpy()})[0]
+        with torch.no_grad():
+            expected = G(z, labels).numpy()
+        assert got.shape == (n, 1, 28, 28)
+        assert np.abs(got - expected).max() <= PARITY_LIMIT
+    stored = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
+    assert json.loads(stored["ganforge"])["num_classes"] == 4
+
+
+@pytest.mark.parametrize("name, shape, classes", [("dcgan", (3, 32, 32), None),
+                                                   ("cgan", (1, 8, 8), 3),
+                                                   ("mlp", (2,), None)])
+def test_torchscript_parity(tmp_path, name, shape, classes):
+    run, G, meta = make_run(tmp_path, name, shape, num_classes=classes)
+    out = tmp_path / "G.pt"
+    main_exit(["export", "--run", str(run), "--out", str(out), "--format", "torchscript"])
+    assert check_parity(G, meta, out, n=7) <= PARITY_LIMIT
+    files = {"generator.json": ""}
+    module = torch.jit.load(str(out), _extra_files=files)
+    assert json.loads(files["generator.json"])["data_shape"] == list(shape)
+    assert module(*example_inputs(meta, 1)).shape == (1, *shape)
+
+
+def test_parity_check_catches_a_different_generator(tmp_path):
+    run, G, meta = make_run(tmp_path, "cgan", (1, 8, 8), num_classes=3)
+    out = export_generator(G, meta, tmp_path / "G.pt")
+    with torch.no_grad():
+        for p in G.parameters():
+            p.add_(0.01)
+    assert check_parity(G, meta, out) > 10 * PARITY_LIMIT
+
+
+def test_format_errors(tmp_path):
+    assert format_for("g.onnx") == "onnx" and format_for("g.bin", "torchscript") == "torchscript"
+    with pytest.raises(ExportError, match="pass --format"):
+        format_for(tmp_path / "G.bin")
+    with pytest.raises(ExportError, match="unknown export format"):
+        format_for("g.onnx", "tflite")
+
+
+def main_exit(argv):
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 0
