@@ -208,3 +208,31 @@ def test_failed_compile_undoes_its_iteration_and_falls_back(tmp_path, monkeypatc
         got = losses(state, steps=4, run=runner)
     torch.testing.assert_close(got, expected, rtol=0, atol=0)
     assert state.G_train is state.G and state.D_train is state.D
+
+
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+@needs_cuda
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_cuda_graph_on_a_gpu_trains_like_eager(tmp_path, precision):
+    """The real capture: no fallback, and losses close to eager (cuDNN's algorithm choices
+    and the graph's random-number offsets make them not bit-identical)."""
+    settings = ["run.device=cuda", f"train.precision={precision}", "train.adam_impl=fused",
+                "train.memory_format=channels_last"]
+    eager = build_state(dcgan_config(tmp_path / "e", *settings, "train.compile=eager"))
+    graphed = build_state(dcgan_config(tmp_path / "g", *settings, "train.compile=cuda-graphs"))
+    runner = fast.make_runner(graphed, train_iteration)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = losses(graphed, steps=8, run=runner)
+    assert runner.graph is not None and not runner.failed and graphed.step == 8
+    torch.testing.assert_close(got, losses(eager, steps=8), rtol=0.05, atol=0.05)
+
+
+@needs_cuda
+def test_training_on_a_gpu_with_the_defaults_resumes(tmp_path):
+    run = tmp_path / "run"
+    train(dcgan_config(run, "run.device=cuda", "train.steps=8", "train.checkpoint_every=4"))
+    state = train(dcgan_config(run, "run.device=cuda", "train.steps=12"), resume=True)
+    assert state.step == 12 and state.speed.compile == "cuda-graphs"

@@ -107,10 +107,10 @@ def evaluate_conditional(run_dir: str | Path, which: str = "last",
     data_cfg.split, data_cfg.limit = real_split, None
     dataset = load_dataset(data_cfg, seed=0)
     network = get_feature_network(feature_net, dataset.name)
-    if network.class_names != meta["data"]["class_names"]:
-        raise MetricError(f"the {network.name} network's classes {network.class_names} are not "
-                          f"the run's {meta['data']['class_names']}; use the evaluator of the "
-                          "data set the run was trained on")
+    if not network.has_classes or len(network.class_names) != meta["num_classes"]:
+        raise MetricError(f"the {network.name} network has no classifier for the run's "
+                          f"{meta['num_classes']} classes; use the evaluator of the data set the "
+                          "run was trained on (fmnist, mnist, cifar10)")
     # the first per_class real images of each class, in file order
     labels = dataset.labels.numpy()
     keep = np.concatenate([np.flatnonzero(labels == c)[:per_class]

@@ -35,6 +35,7 @@ import numpy as np
 import scipy.linalg
 import torch
 from PIL import Image
+from threadpoolctl import threadpool_limits
 
 from ganforge import __version__
 from ganforge.checkpoint import atomic_write, generator_paths, load_generator
@@ -361,6 +362,14 @@ def compute_scores(real: Features, fake: Features, metrics: list[str], suffix: s
 
     ``real`` and ``fake`` are float64 features ``[N, D]`` (probabilities for is/classes).
     """
+    # One BLAS thread: KID's many small products ran ~10x slower when OpenBLAS's spinning
+    # threads competed with torch's on a 2-core machine; one thread is never much slower here.
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _compute_scores(real, fake, metrics, suffix, num_classes)
+
+
+def _compute_scores(real: Features, fake: Features, metrics: list[str], suffix: str,
+                    num_classes: int | None) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     n_real, n_fake = len(real), len(fake)
     if "fid" in metrics:
@@ -632,13 +641,22 @@ class TrainingEvaluator:
             return point_scores(points, meta["data"])
         if self._real is None:
             self._real = real_features(self.source, self.network, self.cfg.n, self.seed,
-                                       self.device, images=self.dataset.data.numpy())
+                                       self.device, images=self.dataset.data.cpu().numpy())
         samples = sample_generator(G, meta, self.cfg.n, self.seed, self.device)
         fake, _ = self.network.extract(to_uint8_images(samples), self.device, label="generated")
         num_classes = len(self.network.class_names) if self.network.has_classes else None
         scores = compute_scores(self._real.features, fake, self.metrics, self.network.name,
                                 num_classes)
         return {name: float(score["value"]) for name, score in scores.items()}
+
+    def protocol(self) -> dict[str, Any]:
+        """The protocol card of the tracked metric (stored in generator-best.json)."""
+        if self.points:
+            return {"metric": self.best_column, "n_fake": POINT_SAMPLES, "seed": self.seed,
+                    "parameters": {"hq_threshold_std": 3.0}, "ganforge_version": __version__}
+        n_real = len(self._real.features) if self._real is not None else self.cfg.n
+        return protocol_card(self.best_column, self.network, self.source.label, "generator",
+                             n_real, self.cfg.n, self.seed)
 
     def improved(self, scores: dict[str, float]) -> bool:
         """True (and remembered) when ``scores`` beat the best value so far."""

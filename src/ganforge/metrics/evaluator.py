@@ -152,9 +152,12 @@ def load_evaluator(dataset_or_path: str | Path) -> Evaluator:
     meta_path = path.with_suffix(".json")
     try:
         info = json.loads(meta_path.read_text())
-        model = EvaluatorCNN(info["channels"], len(info["class_names"]),
-                             tuple(info["recipe"]["widths"]), info["recipe"]["feature_dim"],
-                             info["recipe"]["dropout"])
+        # Initialising layers draws from the global random stream; a training run that loads
+        # an evaluator (eval.every) must not see its stream moved.
+        with torch.random.fork_rng(devices=[]):
+            model = EvaluatorCNN(info["channels"], len(info["class_names"]),
+                                 tuple(info["recipe"]["widths"]), info["recipe"]["feature_dim"],
+                                 info["recipe"]["dropout"])
         model.load_state_dict(load_file(str(path)))
     except Exception as error:  # missing json keys, wrong shapes, damaged file
         raise MetricError(f"cannot load evaluator {path} with {meta_path.name}: "

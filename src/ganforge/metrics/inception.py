@@ -306,7 +306,8 @@ def load_fid_inception(path: str | Path) -> FIDInceptionV3:
                           f"({type(error).__name__}); " + _how_to_get(Path(path))) from None
     if not isinstance(state, dict):
         raise MetricError(f"{path} is not a state dict of the FID Inception network")
-    model = FIDInceptionV3()
+    with torch.random.fork_rng(devices=[]):  # layer init must not move the global stream
+        model = FIDInceptionV3()
     wanted = _without_counters(model.state_dict())
     given = _without_counters(state)
     missing = sorted(set(wanted) - set(given))

@@ -103,7 +103,7 @@ def configure_backends(device: torch.device) -> None:
     slower step); float32 matmuls may use TF32 like cuDNN's convolutions already do."""
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.set_float32_matmul_precision("high")
 
 
 def autocast(plan: SpeedPlan, device: torch.device):
@@ -226,6 +226,7 @@ class GraphRunner:
         self.graph = None
         self.outputs: dict[str, torch.Tensor] | None = None
         self.batches: _StaticBatches | None = None
+        self.flags: list[bool] = []  # requires_grad of G's and D's weights before capture
         self.failed = False
 
     def __call__(self, state) -> dict[str, torch.Tensor]:
@@ -270,7 +271,7 @@ class GraphRunner:
 
     def _give_up(self, state, err: Exception) -> None:
         self.failed, self.graph, self.outputs = True, None, None
-        for param, flag in zip(_parameters(state), getattr(self, "flags", [])):
+        for param, flag in zip(_parameters(state), self.flags):
             param.requires_grad_(flag)
         for optimizer in (state.opt_d, state.opt_g):
             optimizer.zero_grad(set_to_none=True)

@@ -251,7 +251,7 @@ def evaluate_generator(state: TrainState, evaluator: TrainingEvaluator) -> dict[
     scores = evaluator.evaluate(state.sampling_G, meta)
     if evaluator.improved(scores):
         meta["eval"] = {"metric": evaluator.best_column, "value": evaluator.best_value,
-                        "step": state.step}
+                        "step": state.step, "protocol": evaluator.protocol()}
         save_generator(state.run_dir, state.sampling_G, meta, which="best")
         payload = {"format": FORMAT_VERSION, **state.payload()}
         atomic_write(checkpoint_dir(state.run_dir) / "best.pt",

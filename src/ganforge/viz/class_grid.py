@@ -17,7 +17,7 @@ def _font(size: int) -> ImageFont.ImageFont:
         return ImageFont.load_default()
 
 
-def class_rows_grid(images: np.ndarray, row_names: list[str], min_side: int = 512) -> Image.Image:
+def class_rows_grid(images: np.ndarray, row_names: list[str], min_side: int = 800) -> Image.Image:
     """Tile uint8 ``[R * C, H, W, ch]`` images (row-major, R = len(row_names) rows of C) and
     write each row's name in a margin on the left."""
     rows = len(row_names)
