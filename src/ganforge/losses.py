@@ -86,8 +86,9 @@ def class_cross_entropy(class_logits: Tensor, labels: Tensor) -> Tensor:
     """ACGAN's class term (Odena et al. 2017, eq. 3): -E[log P(C = c | X)] as mean cross-entropy.
 
     ``class_logits [N, K]`` from D's auxiliary classifier, ``labels`` int64 ``[N]``. D minimises
-    it on real and generated images, G on its generated images (with the classes it was asked for),
-    each next to its adversarial loss, whichever loss that is.
+    it on real images (the paper: on generated ones too; see training/steps.py), G on its
+    generated images with the classes it was asked for, each next to its adversarial loss,
+    whichever loss that is.
     """
     return F.cross_entropy(class_logits.float(), labels)
 

@@ -123,3 +123,18 @@ def test_bad_usage_is_a_one_line_error(tmp_path, capsys):
     assert len(errors) == 1 and "uint8" in errors[0]  # one line, no traceback
     assert cli("train", *TINY, "--set", f"run.dir={tmp_path / 'r'}", "--set", "eval.every=3") == 2
     assert "multiple of train.log_every" in capsys.readouterr().err
+
+
+def test_point_runs_get_mode_coverage(tmp_path):
+    run = tmp_path / "ring"
+    assert cli("train", "--config", "configs/gan-ring8.yaml", "--set", f"run.dir={run}",
+               "--set", "train.steps=4", "--set", "train.log_every=2", "--set", "eval.every=2",
+               "--set", "data.n_points=2000", "--set", "run.progress=false") == 0
+    columns = read_metrics(run / "metrics.csv")
+    assert len(columns["modes_covered"]) == 2 and "high_quality_share" in columns
+    assert cli("eval", "--run", run) == 0
+    report = json.loads((run / "metrics.json").read_text())
+    scores = report["scores"]
+    assert 0 <= scores["modes_covered"]["value"] <= 8 and scores["modes_covered"]["of"] == 8
+    assert report["n_fake"] == 2500  # PacGAN's protocol
+    assert scores["high_quality_share"]["protocol"]["parameters"] == {"hq_threshold_std": 3.0}

@@ -6,6 +6,7 @@ import urllib.error
 
 import numpy as np
 import pytest
+import torch
 
 from ganforge.config import DataConfig, EvalConfig
 from ganforge.data import DataError, load_dataset
@@ -177,3 +178,13 @@ def test_feature_network_choice_for_auto():
     assert get_feature_network("auto", "fashion-mnist").name == "fmnist"
     with pytest.raises(MetricError, match="Inception weights"):
         get_feature_network("auto", "celeba")  # natural images need Inception's file
+
+
+def test_nan_generator_output_is_an_error():
+    class Broken(torch.nn.Module):
+        def forward(self, z):
+            return torch.full((len(z), 1, 28, 28), float("nan"))
+
+    meta = {"model": {"z_dim": 4, "noise": "normal"}}
+    with pytest.raises(MetricError, match="NaN"):
+        E.sample_generator(Broken(), meta, 3, seed=0)

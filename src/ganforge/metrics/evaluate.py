@@ -233,7 +233,11 @@ def sample_generator(G: torch.nn.Module, meta: dict, n: int, seed: int,
         out = G(z_part) if labels is None else G(z_part, labels[start:start + batch_size].to(device))
         parts.append(out.float().cpu())
     G.train(was_training)
-    return torch.cat(parts)
+    samples = torch.cat(parts)
+    if not torch.isfinite(samples).all():  # uint8 conversion would hide them as black pixels
+        raise MetricError("the generator produced NaN/inf samples; its weights are broken "
+                          "(a diverged run?): evaluate an earlier checkpoint or --which best")
+    return samples
 
 
 def to_uint8_images(samples: torch.Tensor) -> np.ndarray:

@@ -10,7 +10,8 @@ are never mistaken for Inception FID.
 Architecture (``widths`` = (16, 32, 64) by default), for ``[N, C, S, S]`` images in [-1, 1]:
 three blocks of 3x3 convolution + batch norm + ReLU, a 2x2 max pool after the first two, an
 adaptive max pool to 3x3 after the third; then a linear layer to 128 (the features), ReLU,
-dropout and the linear classifier.
+dropout and the linear classifier. After training, the features are standardized with the
+training set's per-feature mean and std (fixed buffers in the weights file).
 
 Training is deterministic: a fixed seed, ``torch.use_deterministic_algorithms``, a fixed data
 order and no data-dependent branching, so ``ganforge evaluator train fashion-mnist`` rebuilds
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -77,15 +77,21 @@ class EvaluatorCNN(nn.Module):
         self.penultimate = nn.Linear(w3 * 9, feature_dim)
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(feature_dim, num_classes)
+        # Fixed after training (``standardize``): the training set's per-feature mean and std.
+        self.register_buffer("feature_mean", torch.zeros(feature_dim))
+        self.register_buffer("feature_std", torch.ones(feature_dim))
 
     def features_and_logits(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``images [N, C, S, S]`` in [-1, 1] -> (features ``[N, feature_dim]``, logits).
 
-        The features are taken before the ReLU: dense, with no dead (constant zero) columns
-        that would make FID's covariance singular.
+        The features are taken before the ReLU (dense, with no dead constant-zero columns that
+        would make FID's covariance singular) and standardized with the training set's fixed
+        per-feature mean and std, so every feature weighs alike and the scores have a
+        readable scale (the raw scale is an accident of training).
         """
-        features = self.penultimate(self.body(images))
-        return features, self.classifier(self.dropout(F.relu(features)))
+        raw = self.penultimate(self.body(images))
+        features = (raw - self.feature_mean) / self.feature_std
+        return features, self.classifier(self.dropout(F.relu(raw)))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.features_and_logits(images)[1]
@@ -233,6 +239,18 @@ def fit(train_images: torch.Tensor, train_labels: torch.Tensor, num_classes: int
     return model.eval()
 
 
+@torch.no_grad()
+def standardize(model: EvaluatorCNN, images: torch.Tensor, batch_size: int = 1000) -> None:
+    """Set the model's feature mean and std (population) to those of uint8 ``images``."""
+    model.eval()
+    model.feature_mean.zero_()
+    model.feature_std.fill_(1.0)
+    raw = torch.cat([model.features_and_logits(images[i:i + batch_size].float() / 127.5 - 1)[0]
+                     for i in range(0, len(images), batch_size)]).double()
+    model.feature_mean.copy_(raw.mean(dim=0))
+    model.feature_std.copy_(raw.std(dim=0, unbiased=False).clamp_min(1e-6))
+
+
 def train_evaluator(dataset: str, out_dir: str | Path | None = None, recipe: Recipe | None = None,
                     data_root: str | None = None, log: Callable[[str], None] | None = print,
                     command: str | None = None) -> tuple[Path, dict[str, Any]]:
@@ -254,6 +272,7 @@ def train_evaluator(dataset: str, out_dir: str | Path | None = None, recipe: Rec
                                        download=True))
     started = time.perf_counter()
     model = fit(train_set.data, train_set.labels, len(train_set.class_names), recipe, log)
+    standardize(model, train_set.data)
     seconds = time.perf_counter() - started
     test_accuracy = accuracy(model, test_set.data, test_set.labels)
     if log is not None:
@@ -271,7 +290,8 @@ def train_evaluator(dataset: str, out_dir: str | Path | None = None, recipe: Rec
         "channels": channels,
         "class_names": list(train_set.class_names),
         "input_range": "[-1, 1] (uint8 / 127.5 - 1)",
-        "features": f"penultimate linear layer, {recipe.feature_dim}-d, before its ReLU",
+        "features": f"penultimate linear layer, {recipe.feature_dim}-d, before its ReLU, "
+                    "standardized by the training set's per-feature mean and std",
         "test_accuracy": round(test_accuracy, 4),
         "test_images": len(test_set),
         "train_images": len(train_set),
@@ -289,6 +309,3 @@ def train_evaluator(dataset: str, out_dir: str | Path | None = None, recipe: Rec
                  lambda tmp: Path(tmp).write_text(json.dumps(info, indent=2) + "\n"))
     return path, info
 
-
-def parameter_count(model: nn.Module) -> int:
-    return sum(math.prod(p.shape) for p in model.parameters())

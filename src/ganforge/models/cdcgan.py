@@ -9,7 +9,7 @@ steers every layer. D: DCGAN's discriminator trunk, then one of (``model.conditi
   class embedding is what makes D judge "a real image *of class y*".
 - ``acgan`` (Odena et al. 2017): D ignores the label when judging real/fake and instead
   predicts the class with a second head; the training step adds the cross-entropy of that
-  head (``train.aux_weight``) to D's loss (on real and fake images) and to G's loss.
+  head (``train.aux_weight``) to D's loss (on real images) and to G's loss (on its samples).
 """
 
 from __future__ import annotations

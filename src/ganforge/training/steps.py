@@ -33,14 +33,16 @@ def d_step(D: nn.Module, opt_d: torch.optim.Optimizer, loss: GANLoss, real: Tens
 
     Conditional models pass the labels of both batches; an ACGAN D also learns to name them.
     """
-    (real_logits, real_classes), (fake_logits, fake_classes) = (
+    (real_logits, real_classes), (fake_logits, _) = (
         judge(D, real, real_labels), judge(D, fake, fake_labels))
     d_loss = loss.d(real_logits, fake_logits)
     stats = {"d_real": d_outputs(real_logits.detach(), loss),
              "d_fake": d_outputs(fake_logits.detach(), loss)}
     if real_classes is not None:
-        aux = (class_cross_entropy(real_classes, real_labels)
-               + class_cross_entropy(fake_classes, fake_labels))
+        # ACGAN: D's classifier learns from real images only. Odena et al. also train it on
+        # generated ones, but then D and G agree on a class code of their own: G's class loss
+        # falls while a classifier of real images finds ~chance accuracy in its samples.
+        aux = class_cross_entropy(real_classes, real_labels)
         d_loss = d_loss + aux_weight * aux
         stats["d_aux"] = aux.detach()
     if loss.gradient_penalty:
