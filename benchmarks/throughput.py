@@ -46,7 +46,7 @@ from torch.utils.data import Dataset as TorchDataset
 import ganforge
 from ganforge.config import DataConfig, load_config
 from ganforge.data import DATASETS, load_dataset, register
-from ganforge.training import train
+from ganforge.training import fast, train
 
 NZ, NGF, NDF, NC, SIZE = 100, 64, 64, 1, 64
 LR, BETA1 = 2e-4, 0.5
@@ -263,12 +263,22 @@ def run_ganforge(overrides: list[str], device: torch.device, batch_size: int, wa
 
 # --- the report --------------------------------------------------------------------------
 
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def environment(device: torch.device) -> dict:
     info = {"date": datetime.datetime.now().isoformat(timespec="seconds"),
             "device": str(device), "torch": torch.__version__, "python": platform.python_version(),
             "numpy": np.__version__, "ganforge": ganforge.__version__,
             "threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
-            "cpu": platform.processor() or platform.machine()}
+            "cpu": cpu_name(), "cpu_bf16": fast.cpu_has_bf16()}
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
         info["cuda"] = torch.version.cuda

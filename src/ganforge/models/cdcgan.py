@@ -1,8 +1,12 @@
 """Class-conditional DCGAN: DCGAN's networks (``dcgan.py``) told which class to make or judge.
 
-G: DCGAN's generator with every batch norm made *conditional* (de Vries et al. 2017; Miyato &
-Koyama 2018): each class has its own scale and shift after the normalisation, so the label
-steers every layer. D: DCGAN's discriminator trunk, then one of (``model.conditioning``)
+G: DCGAN's generator with the one-hot label joined to z at its input (as in Mirza & Osindero's
+cGAN), and every batch norm made *conditional* (de Vries et al. 2017; Miyato & Koyama 2018):
+each class has its own scale and shift after the normalisation, so the label steers every
+layer. The input gives each class a 7x7 (4x4) template from the first step; the per-class
+scales alone start equal and move only by Adam's step size, and in a demo-length run (3,000
+steps) G then learns the garment groups but mixes up the classes within them.
+D: DCGAN's discriminator trunk, then one of (``model.conditioning``)
 
 - ``projection`` (Miyato & Koyama 2018, eq. 3): ``logit = psi(phi(x)) + embed(y) . phi(x)``,
   where ``phi(x)`` is the trunk's features summed over positions. The inner product with the
@@ -49,7 +53,9 @@ class CDCGANGenerator(nn.Module):
         self.num_classes = num_classes
         start, n_up = dcgan._plan(data_shape)
         widths = [ngf * 2**i for i in reversed(range(n_up))]  # as DCGAN's G
-        self.convs = nn.ModuleList([nn.ConvTranspose2d(z_dim, widths[0], start, 1, 0, bias=False)])
+        self.register_buffer("one_hot", torch.eye(num_classes), persistent=False)
+        self.convs = nn.ModuleList([nn.ConvTranspose2d(z_dim + num_classes, widths[0], start, 1,
+                                                       0, bias=False)])
         self.convs.extend(nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False)
                           for c_in, c_out in zip(widths, widths[1:], strict=False))
         self.norms = nn.ModuleList(ConditionalBatchNorm2d(width, num_classes) for width in widths)
@@ -61,7 +67,7 @@ class CDCGANGenerator(nn.Module):
         """``z [N, z_dim]``, ``labels`` int64 ``[N]`` (None: uniform) -> images ``[N, C, H, W]``
         in [-1, 1]."""
         labels = labels_or_uniform(labels, z, self.num_classes)
-        h = z[:, :, None, None]
+        h = torch.cat([z, self.one_hot[labels].to(z.dtype)], dim=1)[:, :, None, None]
         for conv, norm in zip(self.convs, self.norms, strict=True):
             h = torch.relu(norm(conv(h), labels))
         return torch.tanh(self.to_image(h))
