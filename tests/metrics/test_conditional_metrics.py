@@ -38,3 +38,33 @@ def test_intra_class_fid_needs_more_samples_than_features():
     labels = np.repeat([0, 1], 8)
     with pytest.raises(MetricError, match="more than 8"):
         intra_class_fid(feats, labels, feats, labels)
+
+
+def test_evaluate_conditional_on_an_untrained_generator(tmp_path):
+    """End to end on Fashion-MNIST with the shipped evaluator: an untrained G is at chance and
+    far from the real per-class statistics, which the context (real test images) is not."""
+    import dataclasses
+
+    import torch
+
+    from ganforge.checkpoint import save_generator
+    from ganforge.config import DataConfig, ModelConfig
+    from ganforge.data import DataError, load_dataset
+    from ganforge.metrics.conditional import evaluate_conditional
+    from ganforge.models import build_generator
+
+    try:
+        load_dataset(DataConfig(name="fashion-mnist", split="test", download=False))
+    except DataError:
+        pytest.skip("Fashion-MNIST files not present")
+    torch.manual_seed(0)
+    cfg = ModelConfig(name="cdcgan", z_dim=16, g_width=8, num_classes=10)
+    meta = {"model": dataclasses.asdict(cfg), "data_shape": [1, 28, 28], "num_classes": 10,
+            "step": 0, "data": {"name": "fashion-mnist", "kind": "image", "class_names": None}}
+    save_generator(tmp_path, build_generator(cfg, (1, 28, 28)), meta)
+    report = evaluate_conditional(tmp_path, per_class=150)
+    assert report["class_accuracy"] < 0.3
+    assert report["context"]["class_accuracy_real"] > 0.85
+    assert report["context"]["intra_fid_real"] < report["intra_fid"]["mean"] / 5
+    assert sorted(report["intra_fid"]["per_class"]) == list(range(10))
+    assert report["protocol"]["feature_network"] == "fmnist"

@@ -86,43 +86,64 @@ def sample_classes(G: torch.nn.Module, meta: dict, per_class: int, seed: int,
     return torch.cat(parts).numpy(), labels.numpy()
 
 
+def _per_class(dataset, num_classes: int, per_class: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``per_class`` images of each class, in file order: (uint8 images, labels)."""
+    labels = dataset.labels.numpy()
+    keep = np.concatenate([np.flatnonzero(labels == c)[:per_class] for c in range(num_classes)])
+    return dataset.data.numpy()[keep], labels[keep]
+
+
 def evaluate_conditional(run_dir: str | Path, which: str = "last",
                          per_class: int = DEFAULT_PER_CLASS, seed: int = 0,
                          real_split: str = "train", feature_net: str = "auto",
                          device: str | torch.device = "cpu") -> dict[str, Any]:
-    """Class accuracy and intra-class FID of a conditional run, with their protocol.
+    """Class accuracy and intra-class FID of a conditional run, with context and protocol.
 
-    Real images: up to ``per_class`` of each class from ``real_split`` of the run's data set
-    (its config.yaml settings). Features and classes: the data set's evaluator CNN.
+    Real reference: up to ``per_class`` images of each class from ``real_split`` of the run's
+    data set (its config.yaml settings); features and classes from the data set's evaluator.
+    Context, from the other split: the evaluator's accuracy on real images (the ceiling of
+    class accuracy) and the intra-class FID of real images against the reference (the floor).
     """
     from ganforge.checkpoint import load_generator
-    from ganforge.data import load_dataset
+    from ganforge.data import DataError, load_dataset
     from ganforge.metrics.evaluate import run_data_config
     from ganforge.metrics.features import get_feature_network
 
     run_dir = Path(run_dir)
     G, meta = load_generator(run_dir, which, device=device)
+    num_classes = meta.get("num_classes")
     fake, fake_labels = sample_classes(G, meta, per_class, seed, device)
     data_cfg = run_data_config(run_dir, meta)
     data_cfg.split, data_cfg.limit = real_split, None
     dataset = load_dataset(data_cfg, seed=0)
     network = get_feature_network(feature_net, dataset.name)
-    if not network.has_classes or len(network.class_names) != meta["num_classes"]:
+    if not network.has_classes or len(network.class_names) != num_classes:
         raise MetricError(f"the {network.name} network has no classifier for the run's "
-                          f"{meta['num_classes']} classes; use the evaluator of the data set the "
+                          f"{num_classes} classes; use the evaluator of the data set the "
                           "run was trained on (fmnist, mnist, cifar10)")
-    # the first per_class real images of each class, in file order
-    labels = dataset.labels.numpy()
-    keep = np.concatenate([np.flatnonzero(labels == c)[:per_class]
-                           for c in range(meta["num_classes"])])
-    real, _ = network.extract(dataset.data.numpy()[keep], device, label="real")
+    real_images, real_labels = _per_class(dataset, num_classes, per_class)
+    real, _ = network.extract(real_images, device, label="real")
     generated, notes = network.extract(fake, device, label="generated")
-    return {
+    report = {
         "class_accuracy": class_accuracy(generated.probs, fake_labels),
-        "class_accuracy_real": class_accuracy(real.probs, labels[keep]),  # the ceiling
-        "intra_fid": intra_class_fid(generated.features, fake_labels, real.features,
-                                     labels[keep]),
+        "intra_fid": intra_class_fid(generated.features, fake_labels, real.features, real_labels),
+        "context": {},
         "protocol": {**network.card(), "per_class_generated": per_class,
                      "real": f"{dataset.name}:{real_split}", "per_class_real_max": per_class,
                      "seed": seed, "which": which, "step": meta.get("step"), "notes": notes},
     }
+    other_split = "test" if real_split == "train" else "train"
+    data_cfg.split = other_split
+    try:
+        other_images, other_labels = _per_class(load_dataset(data_cfg, seed=0), num_classes,
+                                                per_class)
+    except DataError:  # a set without that split: no context, the scores stand alone
+        return report
+    other, _ = network.extract(other_images, device, label="real (other split)")
+    report["context"] = {
+        "split": f"{dataset.name}:{other_split}",
+        "class_accuracy_real": class_accuracy(other.probs, other_labels),
+        "intra_fid_real": intra_class_fid(other.features, other_labels, real.features,
+                                          real_labels)["mean"],
+    }
+    return report

@@ -3,9 +3,11 @@
 G: DCGAN's generator with the one-hot label joined to z at its input (as in Mirza & Osindero's
 cGAN), and every batch norm made *conditional* (de Vries et al. 2017; Miyato & Koyama 2018):
 each class has its own scale and shift after the normalisation, so the label steers every
-layer. The input gives each class a 7x7 (4x4) template from the first step; the per-class
-scales alone start equal and move only by Adam's step size, and in a demo-length run (3,000
-steps) G then learns the garment groups but mixes up the classes within them.
+layer. The input gives each class its own 7x7 (4x4) template from the first step; the
+per-class scales start equal and move only by Adam's step size. With them alone, 3,000 steps
+on Fashion-MNIST left G mixing up the garments within a group (tops, shoes): the evaluator
+named the requested class for 37 % (projection) / 52 % (ACGAN) of samples; with the label at
+the input too, 87 % / 98 %.
 D: DCGAN's discriminator trunk, then one of (``model.conditioning``)
 
 - ``projection`` (Miyato & Koyama 2018, eq. 3): ``logit = psi(phi(x)) + embed(y) . phi(x)``,
