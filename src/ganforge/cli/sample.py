@@ -82,8 +82,7 @@ def run(args) -> int:
     per_class = args.class_ == "all"
     if per_class and args.interpolate:
         raise GanforgeError("--class all draws a grid of its own; use --class N with --interpolate")
-    n = args.n or (10 if per_class else 64)
-    rows = num_classes if per_class else n  # --class all: n samples for each class
+    n = args.n or (10 if per_class else 64)  # --class all: n samples for each class
     gen = torch.Generator().manual_seed(args.seed)
     columns = None
     if args.interpolate:
@@ -93,7 +92,7 @@ def run(args) -> int:
         z = latent_walk(ends[:n], ends[n:], args.interpolate)
         columns = args.interpolate
     else:
-        z = sample_noise(rows * n if per_class else n, model["z_dim"], model["noise"],
+        z = sample_noise(num_classes * n if per_class else n, model["z_dim"], model["noise"],
                          generator=gen)
     labels = None
     if num_classes:  # explicit, seeded classes: G left to itself would draw them unseeded

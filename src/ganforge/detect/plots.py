@@ -54,7 +54,7 @@ def plot_spectra(sets: dict[str, np.ndarray], path: str | Path) -> Path:
         bottom = fig.add_subplot(grid[1, column])
         bottom.imshow(diff, cmap="RdBu_r", vmin=-limit, vmax=limit)
         bottom.set_xticks([]), bottom.set_yticks([])
-        bottom.set_xlabel(f"- real: +-{limit:.2f}", fontsize=8)
+        bottom.set_xlabel(f"colour scale +-{limit:.2f}", fontsize=8)
     note = fig.add_subplot(grid[1, 0])
     note.axis("off")
     note.text(0.5, 0.5, "generated - real\n(red: more energy)\n\ncentre: low freq.\nedges: "
