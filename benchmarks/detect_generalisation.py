@@ -16,9 +16,12 @@ The runs are ordinary ganforge run folders; the README's table came from (CPU, 2
         --set train.loss=hinge
     ganforge train --config configs/gan-mlp-digits.yaml --set data.name=fashion-mnist \
         --set run.dir=R/mlp --set train.steps=3000 --set train.lr_g=0.0002 --set train.lr_d=0.0002
-    ganforge train --config configs/cdcgan-fashion-mnist.yaml --set run.dir=R/cdcgan-proj
+    ganforge train --config configs/cdcgan-fashion-mnist.yaml --set run.dir=R/cdcgan-preset
+    ganforge train --config configs/cdcgan-fashion-mnist.yaml --set run.dir=R/cdcgan-preset-acgan \
+        --set model.conditioning=acgan
     python benchmarks/detect_generalisation.py --seen R/dcgan-s0 R/dcgan-lsgan \
-        --held-out R/dcgan-s1 R/dcgan-hinge R/mlp R/cdcgan-proj --spectra docs/spectra.png
+        --held-out R/dcgan-s1 R/dcgan-hinge R/mlp R/cdcgan-preset R/cdcgan-preset-acgan \
+        --spectra docs/spectra.png
 """
 
 from __future__ import annotations

@@ -653,6 +653,13 @@ class TrainingEvaluator:
                                 num_classes)
         return {name: float(score["value"]) for name, score in scores.items()}
 
+    def describe(self) -> str:
+        """One line for plots: what the scores compare."""
+        if self.points:
+            return f"{self.dataset.name}: {POINT_SAMPLES} generated points (PacGAN protocol)"
+        return (f"{self.cfg.n} generated vs {self.cfg.n} {self.source.label} images, "
+                f"{self.network.name} features (seed {self.seed})")
+
     def protocol(self) -> dict[str, Any]:
         """The protocol card of the tracked metric (stored in generator-best.json)."""
         if self.points:

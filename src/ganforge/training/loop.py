@@ -236,7 +236,7 @@ def train(cfg: Config, resume: bool = False,
         finish(state)
         if evaluator is not None:
             plot_metric_curves(read_metrics(run_dir / "metrics.csv"), evaluator.columns,
-                               run_dir / "metrics.png")
+                               run_dir / "metrics.png", title=evaluator.describe())
     distributed.barrier(state.dist)
     if stopping and main:
         print(f"ganforge: stopped at step {state.step}; checkpoint written. Continue with "

@@ -9,7 +9,7 @@ LOWER_IS_BETTER = ("fid", "kid", "reverse_kl")
 
 
 def plot_metric_curves(columns: dict[str, list[float]], names: list[str],
-                       out: str | Path) -> Path | None:
+                       out: str | Path, title: str | None = None) -> Path | None:
     """One panel per metric in ``names`` (metrics.csv columns), its best value starred.
 
     Rows without a value (log rows between evaluations) are skipped. Returns None when no
@@ -18,10 +18,11 @@ def plot_metric_curves(columns: dict[str, list[float]], names: list[str],
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
     series = {}
     for name in names:
-        pairs = [(s, v) for s, v in zip(columns.get("step", []), columns.get(name, []))
+        pairs = [(int(s), v) for s, v in zip(columns.get("step", []), columns.get(name, []))
                  if v is not None and math.isfinite(v)]
         if pairs:
             series[name] = pairs
@@ -36,13 +37,19 @@ def plot_metric_curves(columns: dict[str, list[float]], names: list[str],
         ax.plot(steps, values, marker="o", markersize=3, label=name)
         ax.plot(steps[best], values[best], marker="*", markersize=14, color="tab:red",
                 linestyle="none", label=f"best {values[best]:.4g} at step {steps[best]}")
-        # FID spans orders of magnitude over a run: a log axis keeps the late part readable.
-        if name.startswith("fid") and min(values) > 0 and max(values) / min(values) > 10:
+        # FID and KID span orders of magnitude over a run: a log axis keeps the late part
+        # readable (KID can dip below 0 near the floor; then it stays linear).
+        if lower and min(values) > 0 and max(values) / min(values) > 10:
             ax.set_yscale("log")
+            ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            ax.yaxis.set_major_formatter(ScalarFormatter())
+            ax.yaxis.set_minor_formatter(NullFormatter())
         ax.set_ylabel(name + (" (lower is better)" if lower else ""))
         ax.grid(alpha=0.3, which="both")
         ax.legend(loc="best", fontsize=8)
     axes[-1, 0].set_xlabel("step (G updates)")
+    if title:
+        axes[0, 0].set_title(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(out)
     plt.close(fig)
