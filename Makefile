@@ -31,7 +31,8 @@ demo: $(STAMP) system-deps
 	@# A second `make demo` continues (or just re-finishes) the same run instead of failing.
 	$(BIN)/ganforge train --config configs/dcgan-fashion-mnist.yaml \
 	  $$(test -d $(RUN)/checkpoints && echo --resume $(RUN))
-	@echo "samples: $(RUN)/samples/  curves: $(RUN)/curves.png  log: $(RUN)/metrics.csv"
+	$(BIN)/ganforge eval --run $(RUN)
+	@echo "samples: $(RUN)/samples/  curves: $(RUN)/curves.png  metrics: $(RUN)/metrics.json  log: $(RUN)/metrics.csv"
 
 test: $(STAMP) system-deps
 	$(BIN)/pytest -q

@@ -172,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", default=None, help="write the results here as JSON")
     parser.add_argument("--keep", default=None, help="keep the run folders here (default: a "
                         "temporary folder, deleted at the end)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: "
+                        "torch's choice); 1 makes CPU seconds a fair idle-machine wall time")
     parser.add_argument("--merge", nargs="+", metavar="RESULTS.json", default=None,
                         help="train nothing: print one table from earlier --json files")
     args = parser.parse_args(argv)
@@ -183,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown or not presets or args.seeds < 1:
         parser.error(f"presets must be among {', '.join(PRESETS)} and --seeds >= 1")
 
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     started = datetime.datetime.now().astimezone()
     info = {"date": started.isoformat(timespec="seconds"), "command": " ".join(sys.argv),
             "machine": machine(), "load_average_start": load_average(),
