@@ -6,8 +6,14 @@ import pickle
 import pytest
 import torch
 
-from ganforge.checkpoint import (CheckpointError, atomic_write, load_checkpoint, load_generator,
-                                 save_checkpoint, save_generator)
+from ganforge.checkpoint import (
+    CheckpointError,
+    atomic_write,
+    load_checkpoint,
+    load_generator,
+    save_checkpoint,
+    save_generator,
+)
 from ganforge.config import ModelConfig
 from ganforge.models import build_models
 

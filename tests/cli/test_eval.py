@@ -18,7 +18,7 @@ TINY = ["--config", "configs/dcgan-fashion-mnist.yaml", "--set", "data.limit=300
         "--set", "model.g_width=8", "--set", "model.d_width=8", "--set", "train.steps=6",
         "--set", "train.batch_size=16", "--set", "train.log_every=2",
         "--set", "train.sample_every=100", "--set", "train.checkpoint_every=100",
-        "--set", "run.progress=false", "--set", "run.device=cpu"]
+        "--set", "run.progress=false", "--set", "run.device=cpu", "--set", "eval.every=0"]
 
 
 @pytest.fixture(autouse=True)

@@ -136,3 +136,14 @@ def test_global_batch_must_split_evenly_and_rows_are_sharded():
 
 if __name__ == "__main__":  # a torchrun worker, see ddp_runs
     ddp_trainings(sys.argv[1])
+
+
+def test_sync_batchnorm_on_cpu_is_a_clear_error_and_a_no_op_alone():
+    from torch import nn
+
+    from ganforge.training.distributed import wrap
+
+    module = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4))
+    with pytest.raises(ConfigError, match="sync_batchnorm needs CUDA"):
+        wrap(module, DistContext(rank=0, world_size=2), torch.device("cpu"), sync_batchnorm=True)
+    assert wrap(module, DistContext(), torch.device("cpu"), sync_batchnorm=True) is module

@@ -51,7 +51,7 @@ from ganforge.metrics.inception import cache_root
 from ganforge.metrics.kid import kid
 from ganforge.metrics.prdc import density_coverage, precision_recall
 from ganforge.metrics.scores import class_coverage, inception_score
-from ganforge.metrics.toy2d import mode_coverage
+from ganforge.metrics.toy2d import evaluate_points
 from ganforge.models import sample_noise
 
 CACHE_FORMAT = 1  # bump when the cached arrays change meaning
@@ -544,7 +544,7 @@ def evaluate_run(run_dir: str | Path, settings: EvalSettings, which: str = "last
     run_dir = Path(run_dir)
     G, meta = load_generator(run_dir, which, device=settings.device)
     if meta["data"]["kind"] == "points":
-        return evaluate_points(G, meta, run_dir, which, settings)
+        return evaluate_point_run(G, meta, run_dir, which, settings)
     data_cfg = run_data_config(run_dir, meta)
     real = dataset_source(data_cfg.name, real_split, data_cfg)
     fake = Source("run", f"{run_dir} ({which}, step {meta.get('step')})", path=run_dir,
@@ -554,16 +554,13 @@ def evaluate_run(run_dir: str | Path, settings: EvalSettings, which: str = "last
     return report
 
 
-def evaluate_points(G: torch.nn.Module, meta: dict, run_dir: Path, which: str,
-                    settings: EvalSettings) -> dict:
-    """Mode coverage of a 2-D mixture run (PacGAN protocol: 2,500 samples, 3 sigma)."""
+def evaluate_point_run(G: torch.nn.Module, meta: dict, run_dir: Path, which: str,
+                       settings: EvalSettings) -> dict:
+    """Mode coverage of a 2-D mixture run (PacGAN protocol: 2,500 samples, 3 sigma), by
+    ``toy2d.evaluate_points``."""
     data = meta["data"]
-    if not data.get("modes") or not data.get("mode_std"):
-        raise MetricError(f"{data['name']} has no discrete modes; mode coverage needs ring8 or "
-                          "grid25")
     n = settings.n or POINT_SAMPLES
-    points = sample_generator(G, meta, n, settings.seed, settings.device).numpy()
-    result = point_scores(points, data)
+    result = point_scores(evaluate_points(G, meta, n=n, seed=settings.seed))
     card = {"metric": "mode_coverage", "definition": "PacGAN protocol (Lin et al. 2018): nearest "
             "mode centre; high quality within 3 std; a mode is covered by >= 1 high-quality "
             "sample; reverse KL of the mode histogram to uniform",
@@ -577,12 +574,10 @@ def evaluate_points(G: torch.nn.Module, meta: dict, run_dir: Path, which: str,
             "seed": settings.seed, "scores": scores, "notes": []}
 
 
-def point_scores(points: np.ndarray, data: dict) -> dict[str, float]:
-    """``points [N, 2]`` -> modes_covered, high_quality_share, reverse_kl (PacGAN)."""
-    result = mode_coverage(points, np.asarray(data["modes"]), float(data["mode_std"]))
-    return {"modes_covered": result["modes_covered"],
-            "high_quality_share": result["high_quality_share"],
-            "reverse_kl": result["reverse_kl"] if result["reverse_kl"] is not None else math.nan}
+def point_scores(result: dict) -> dict[str, float | None]:
+    """``evaluate_points``' dict -> the columns modes_covered, high_quality_share, reverse_kl
+    (None when no sample is high quality)."""
+    return {name: result[name] for name in ("modes_covered", "high_quality_share", "reverse_kl")}
 
 
 # --- during training ----------------------------------------------------------------------------
@@ -641,8 +636,7 @@ class TrainingEvaluator:
     def evaluate(self, G: torch.nn.Module, meta: dict) -> dict[str, float]:
         """Metric columns for this step's generator (``meta``: its generator.json contents)."""
         if self.points:
-            points = sample_generator(G, meta, POINT_SAMPLES, self.seed, self.device).numpy()
-            return point_scores(points, meta["data"])
+            return point_scores(evaluate_points(G, meta, n=POINT_SAMPLES, seed=self.seed))
         if self._real is None:
             self._real = real_features(self.source, self.network, self.cfg.n, self.seed,
                                        self.device, images=self.dataset.data.cpu().numpy())

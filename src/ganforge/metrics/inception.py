@@ -225,8 +225,9 @@ class FIDInceptionV3(nn.Module):
 
 def _how_to_get(where: Path) -> str:
     return (f"download {WEIGHTS_URL} on a machine with network and put it at {where} (or pass "
-            f"--inception-weights FILE, or set ${WEIGHTS_ENV}); for Fashion-MNIST, MNIST or "
-            "CIFAR-10 the offline ganforge evaluator networks need no download")
+            f"--inception-weights FILE, or set ${WEIGHTS_ENV}); Fashion-MNIST needs no download "
+            "(its evaluator ships), MNIST and CIFAR-10 build theirs with `ganforge evaluator "
+            "train`")
 
 
 def weights_path(explicit: str | Path | None = None, download: bool = True) -> Path:
