@@ -166,7 +166,9 @@ def merge(paths: list[str], json_path: str | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presets", default="ring8,grid25", help="comma-separated: ring8,grid25")
-    parser.add_argument("--seeds", type=int, default=10, help="run.seed = 0 .. seeds-1")
+    parser.add_argument("--seeds", type=int, default=10, help="how many seeds to run")
+    parser.add_argument("--first-seed", type=int, default=0, help="run.seed of the first run "
+                        "(split a table over processes, then --merge)")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="config override applied to every run (for trying variants)")
     parser.add_argument("--json", default=None, help="write the results here as JSON")
@@ -198,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="ganforge-toy2d-") as tmp:
         work_dir = Path(args.keep) if args.keep else Path(tmp)
         for preset in presets:
-            for seed in range(args.seeds):
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
                 result = run_seed(preset, seed, args.set, work_dir)
                 runs.append(result)
                 print(f"{preset} seed {seed}: {result['modes_covered']}/{MODES[preset]} modes, "

@@ -33,6 +33,7 @@ def test_int_accepted_for_float_and_types_checked():
     ("model.noise=cauchy", "choose one of: uniform, normal"),
     ("train.steps=0", "train.steps must be positive"),
     ("train.lr_g=2", r"train.lr_g must be in \(0, 1\)"),
+    ("train.lr_decay_start=1.5", r"train.lr_decay_start must be in \[0, 1\]"),
     ("steps=3", "section.key=value"),
 ])
 def test_bad_values_name_the_fix(override, message):

@@ -75,6 +75,7 @@ class TrainConfig:
     beta2: float = 0.999  # Adam beta2
     gp_weight: float = 10.0  # wgan-gp only: gradient-penalty weight lambda
     ema_decay: float = 0.0  # EMA of G's weights per step, e.g. 0.999; 0 turns it off
+    lr_decay_start: float = 1.0  # share of train.steps after which both lrs fall linearly to 0; 1: constant
     aux_weight: float = 1.0  # acgan only: weight of the class cross-entropy in D's and G's losses
     log_every: int = 50  # steps between metrics.csv rows (and host syncs)
     sample_every: int = 500  # steps between sample grids
@@ -223,6 +224,9 @@ def validate(cfg: Config) -> None:
             raise ConfigError(f"train.{name} must be in (0, 1), got {getattr(cfg.train, name)}")
     if not 0 <= cfg.train.ema_decay < 1:
         raise ConfigError(f"train.ema_decay must be in [0, 1), got {cfg.train.ema_decay}")
+    if not 0 <= cfg.train.lr_decay_start <= 1:
+        raise ConfigError("train.lr_decay_start must be in [0, 1] (a share of train.steps; 1 "
+                          f"keeps the learning rates constant), got {cfg.train.lr_decay_start}")
     if cfg.data.channels not in (None, 1, 3):
         raise ConfigError(f"data.channels must be 1, 3 or none, got {cfg.data.channels}")
     if cfg.model.num_classes is not None and cfg.model.num_classes < 2:

@@ -93,3 +93,21 @@ def test_python_dash_m_entry_point():
     out = subprocess.run([sys.executable, "-m", "ganforge", "--version"], capture_output=True,
                          text=True)
     assert out.returncode == 0 and out.stdout.startswith("ganforge ")
+
+
+def test_a_closed_pipe_is_not_a_traceback():
+    """`ganforge ... | head` closes the pipe early: the command stops quietly."""
+    code = ("import ganforge.cli.info as info\n"
+            "def flood(args):\n"
+            "    for _ in range(100_000):\n"
+            "        print('x' * 99)\n"
+            "info.run = flood\n"
+            "from ganforge.cli import main\n"
+            "main(['info'])\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.read(10)  # the reader takes a little, then goes away like `head` does
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 1
+    assert "Traceback" not in err and "BrokenPipe" not in err

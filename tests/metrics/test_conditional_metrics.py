@@ -40,9 +40,9 @@ def test_intra_class_fid_needs_more_samples_than_features():
         intra_class_fid(feats, labels, feats, labels)
 
 
-def test_evaluate_conditional_on_an_untrained_generator(tmp_path):
-    """End to end on Fashion-MNIST with the shipped evaluator: an untrained G is at chance and
-    far from the real per-class statistics, which the context (real test images) is not."""
+@pytest.fixture(scope="module")
+def untrained_cdcgan_run(tmp_path_factory):
+    """A run folder holding an untrained cDCGAN for Fashion-MNIST (skips without the data)."""
     import dataclasses
 
     import torch
@@ -50,7 +50,6 @@ def test_evaluate_conditional_on_an_untrained_generator(tmp_path):
     from ganforge.checkpoint import save_generator
     from ganforge.config import DataConfig, ModelConfig
     from ganforge.data import DataError, load_dataset
-    from ganforge.metrics.conditional import evaluate_conditional
     from ganforge.models import build_generator
 
     try:
@@ -61,10 +60,52 @@ def test_evaluate_conditional_on_an_untrained_generator(tmp_path):
     cfg = ModelConfig(name="cdcgan", z_dim=16, g_width=8, num_classes=10)
     meta = {"model": dataclasses.asdict(cfg), "data_shape": [1, 28, 28], "num_classes": 10,
             "step": 0, "data": {"name": "fashion-mnist", "kind": "image", "class_names": None}}
-    save_generator(tmp_path, build_generator(cfg, (1, 28, 28)), meta)
-    report = evaluate_conditional(tmp_path, per_class=150)
+    run_dir = tmp_path_factory.mktemp("cdcgan-run")
+    save_generator(run_dir, build_generator(cfg, (1, 28, 28)), meta)
+    return run_dir
+
+
+def test_evaluate_conditional_on_an_untrained_generator(untrained_cdcgan_run):
+    """End to end on Fashion-MNIST with the shipped evaluator: an untrained G is at chance and
+    far from the real per-class statistics, which the context (real test images) is not."""
+    from ganforge.metrics.conditional import evaluate_conditional
+
+    report = evaluate_conditional(untrained_cdcgan_run, per_class=150)
     assert report["class_accuracy"] < 0.3
     assert report["context"]["class_accuracy_real"] > 0.85
     assert report["context"]["intra_fid_real"] < report["intra_fid"]["mean"] / 5
     assert sorted(report["intra_fid"]["per_class"]) == list(range(10))
     assert report["protocol"]["feature_network"] == "fmnist"
+
+
+def test_eval_run_reports_the_conditional_metrics(untrained_cdcgan_run):
+    """`ganforge eval --run` on a conditional run adds class accuracy and intra-class FID,
+    with protocol cards and the real test split's figures as context."""
+    from ganforge.metrics.evaluate import EvalSettings, evaluate_run, format_report
+
+    report = evaluate_run(untrained_cdcgan_run, EvalSettings(metrics="conditional,fid", n=1500))
+    scores = report["scores"]
+    assert set(scores) == {"fid_fmnist", "class_accuracy_fmnist", "intra_fid_fmnist"}
+    assert scores["class_accuracy_fmnist"]["value"] < 0.3
+    assert scores["class_accuracy_fmnist"]["protocol"]["parameters"] == {"per_class": 150}
+    floor = report["context"]["real_test"]
+    assert floor["class_accuracy_fmnist"] > 0.85
+    assert floor["intra_fid_fmnist"] < scores["intra_fid_fmnist"]["value"] / 5
+    text = format_report(report)
+    assert "class_accuracy_fmnist" in text and "Miyato" in text
+
+
+def test_conditional_metrics_need_a_conditional_run(tmp_path):
+    import dataclasses
+
+    from ganforge.checkpoint import save_generator
+    from ganforge.config import ModelConfig
+    from ganforge.metrics.evaluate import EvalSettings, evaluate_run
+    from ganforge.models import build_generator
+
+    cfg = ModelConfig(name="dcgan", z_dim=16, g_width=8)
+    meta = {"model": dataclasses.asdict(cfg), "data_shape": [1, 28, 28], "step": 0,
+            "data": {"name": "fashion-mnist", "kind": "image", "class_names": None}}
+    save_generator(tmp_path, build_generator(cfg, (1, 28, 28)), meta)
+    with pytest.raises(MetricError, match="conditional generator"):
+        evaluate_run(tmp_path, EvalSettings(metrics="conditional"))

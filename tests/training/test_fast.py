@@ -98,6 +98,8 @@ def test_auto_picks_per_device(monkeypatch):
                                                             "cuda-graphs")
     assert fast.resolve(auto, cuda, conv=True, world_size=2).compile == "eager"
     assert fast.resolve(auto, cuda, conv=True, gradient_penalty=True).compile == "eager"
+    # A CUDA graph would freeze a decaying learning rate.
+    assert fast.resolve(TrainConfig(lr_decay_start=0.5), cuda, conv=True).compile == "eager"
     compiled = fast.resolve(TrainConfig(compile="reduce-overhead"), cuda, conv=True)
     assert compiled.memory_format == "contiguous"  # the two do not mix on PyTorch 2.11
 
@@ -106,6 +108,8 @@ def test_auto_picks_per_device(monkeypatch):
     ({"compile": "cuda-graphs"}, "cpu", "needs a CUDA device"),
     ({"compile": "reduce-overhead", "memory_format": "channels_last"}, "cpu",
      "convolution_backward"),
+    ({"compile": "cuda-graphs", "lr_decay_start": 0.5, "precision": "fp32"}, "cuda",
+     "lr_decay_start"),
 ])
 def test_impossible_combinations_are_clear_errors(settings, device, message):
     with pytest.raises(ConfigError, match=message):

@@ -56,6 +56,28 @@ def test_resume_is_bit_exact(tmp_path, extra, tiny_digits):
     assert a_rows["step"] == b_rows["step"] and a_rows["d_loss"] == b_rows["d_loss"]
 
 
+def test_lr_decay_follows_the_step_and_survives_resume(tmp_path, tiny_digits):
+    extra = ["train.steps=30", "train.lr_decay_start=0.5", "train.checkpoint_every=15"]
+    straight = train(tiny_digits(tmp_path / "a", *extra))
+    rows = read_metrics(tmp_path / "a/metrics.csv")
+    base = straight.cfg.train.lr_g
+    # A row logs the rate of its step's last update: constant up to step 15, then
+    # (30 - s) / 15 of it for the update that starts at s updates.
+    lr_g = dict(zip(rows["step"], rows["lr_g"]))
+    assert [lr_g[s] for s in (5, 10, 15)] == [base] * 3
+    # (metrics.csv keeps 6 significant digits)
+    assert lr_g[20] == pytest.approx(base * 11 / 15, rel=1e-5)
+    assert lr_g[30] == pytest.approx(base / 15, rel=1e-5)
+    assert rows["lr_d"][-1] == pytest.approx(straight.cfg.train.lr_d / 15, rel=1e-5)
+    # Resuming from the step-15 checkpoint of the same 30-step run continues the schedule.
+    (tmp_path / "b/checkpoints").mkdir(parents=True)
+    (tmp_path / "b/checkpoints/step_0000015.pt").write_bytes(
+        (tmp_path / "a/checkpoints/step_0000015.pt").read_bytes())
+    resumed = train(tiny_digits(tmp_path / "b", *extra), resume=True)
+    assert torch.equal(flat(straight.G.state_dict()), flat(resumed.G.state_dict()))
+    assert torch.equal(flat(straight.D.state_dict()), flat(resumed.D.state_dict()))
+
+
 def test_resume_refuses_a_different_run(tmp_path, tiny_digits):
     train(tiny_digits(tmp_path / "r", "train.steps=10"))
     with pytest.raises(ConfigError, match="model.z_dim cannot change on resume"):

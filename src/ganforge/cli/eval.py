@@ -19,8 +19,9 @@ def add_parser(subparsers):
     p.add_argument("--real", help="real images, e.g. fashion-mnist:test, real.npy, a folder")
     p.add_argument("--fake", help="generated images: samples.npy, a folder or a run folder")
     p.add_argument("--metrics", default="auto",
-                   help="comma list of fid, kid, prdc (or pr, dc), is, classes; auto: all that "
-                        "the feature network supports")
+                   help="comma list of fid, kid, prdc (or pr, dc), is, classes, conditional "
+                        "(class accuracy and intra-class FID of a conditional --run); auto: all "
+                        "that the feature network and generator support")
     p.add_argument("--n", type=int, help="generated samples (and as many real ones); default "
                    "10000 from a generator (2500 points for 2-D runs), all of a file or folder")
     p.add_argument("--which", default="last", choices=["last", "best"],

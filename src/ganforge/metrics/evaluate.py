@@ -27,7 +27,7 @@ import json
 import math
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -102,7 +102,8 @@ def parse_metrics(text: str, network: FeatureNetwork | None = None) -> list[str]
         for name in expanded:
             if name not in DEFINITIONS:
                 raise MetricError(f"unknown metric '{part}'; choose from: "
-                                  + ", ".join([*DEFINITIONS, *GROUPS]) + " (comma-separated)")
+                                  + ", ".join([*DEFINITIONS, *GROUPS]) + " (comma-separated; "
+                                  "conditional too, for a conditional generator's --run)")
             if name not in wanted:
                 wanted.append(name)
     if not wanted:
@@ -545,13 +546,69 @@ def evaluate_run(run_dir: str | Path, settings: EvalSettings, which: str = "last
     G, meta = load_generator(run_dir, which, device=settings.device)
     if meta["data"]["kind"] == "points":
         return evaluate_point_run(G, meta, run_dir, which, settings)
+    # "conditional" (class accuracy, intra-class FID) is scored per class, apart from the rest.
+    names = [m.strip().lower() for m in settings.metrics.split(",") if m.strip()]
+    conditional = meta.get("num_classes") and (names == ["auto"] or "conditional" in names)
+    if "conditional" in names and not meta.get("num_classes"):
+        raise MetricError("the conditional metrics need a conditional generator (cgan, "
+                          f"cdcgan); this run's is '{meta['model']['name']}'")
+    names = [m for m in names if m != "conditional"]
     data_cfg = run_data_config(run_dir, meta)
     real = dataset_source(data_cfg.name, real_split, data_cfg)
     fake = Source("run", f"{run_dir} ({which}, step {meta.get('step')})", path=run_dir,
                   which=which)
-    report = evaluate(real, fake, settings, log)
+    if names:
+        report = evaluate(real, fake, replace(settings, metrics=",".join(names)), log)
+    else:
+        report = {"real": real.label, "fake": fake.label, "ganforge_version": __version__,
+                  "n_fake": 0, "seed": settings.seed, "scores": {}, "notes": []}
     report.update(run=str(run_dir), which=which, step=meta.get("step"))
+    if conditional:
+        add_conditional_scores(report, run_dir, meta, which, settings, real_split, log)
     return report
+
+
+def add_conditional_scores(report: dict, run_dir: Path, meta: dict, which: str,
+                           settings: EvalSettings, real_split: str,
+                           log: Callable[[str], None] | None = None) -> None:
+    """Class accuracy and intra-class FID (``conditional.evaluate_conditional``) of a
+    conditional run, merged into ``report`` with their protocol cards and context."""
+    from ganforge.metrics.conditional import DEFAULT_PER_CLASS, evaluate_conditional
+
+    num_classes = meta["num_classes"]
+    per_class = DEFAULT_PER_CLASS if settings.n is None else max(1, settings.n // num_classes)
+    if log:
+        log(f"class accuracy and intra-class FID ({per_class} samples per class) ...")
+    try:
+        result = evaluate_conditional(run_dir, which, per_class=per_class, seed=settings.seed,
+                                      real_split=real_split, feature_net=settings.feature_net,
+                                      device=settings.device)
+    except MetricError as err:
+        if settings.metrics.strip() != "auto":
+            raise
+        report["notes"].append(f"no class accuracy / intra-class FID: {err}")
+        return
+    card = {**result["protocol"], "n_fake": per_class * num_classes,
+            "ganforge_version": __version__, "parameters": {"per_class": per_class}}
+    suffix = card["feature_network"]
+    definitions = {
+        "class_accuracy": "share of samples asked for class y that the classifier assigns to y "
+                          "(argmax); higher is better, at most the classifier's test accuracy",
+        "intra_fid": "FID between generated and real images of each class, averaged over "
+                     "classes (Miyato & Koyama 2018); lower is better"}
+    values = {"class_accuracy": {"value": result["class_accuracy"]},
+              "intra_fid": {"value": result["intra_fid"]["mean"],
+                            "per_class": result["intra_fid"]["per_class"]}}
+    for name, score in values.items():
+        score["protocol"] = {**card, "metric": f"{name}_{suffix}",
+                             "definition": definitions[name]}
+        report["scores"][f"{name}_{suffix}"] = score
+    context = result["context"]
+    if context:  # the other split: the classifier's own accuracy and the real-vs-real floor
+        row = report.setdefault("context", {}).setdefault(f"real_{context['split'].split(':')[-1]}",
+                                                          {})
+        row[f"class_accuracy_{suffix}"] = context["class_accuracy_real"]
+        row[f"intra_fid_{suffix}"] = context["intra_fid_real"]
 
 
 def evaluate_point_run(G: torch.nn.Module, meta: dict, run_dir: Path, which: str,

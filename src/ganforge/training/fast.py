@@ -75,11 +75,17 @@ def resolve(t: TrainConfig, device: torch.device, conv: bool, world_size: int = 
         raise ConfigError("train.precision=bf16 needs a GPU with bf16 (Ampere or newer); "
                           "use train.precision=fp32")
 
+    # A CUDA graph bakes the learning rates in; a decaying schedule must run outside one.
+    lr_decay = t.lr_decay_start < 1
     mode = t.compile
     if mode == "auto":
-        mode = "cuda-graphs" if cuda and world_size == 1 and not gradient_penalty else "eager"
+        mode = ("cuda-graphs" if cuda and world_size == 1 and not gradient_penalty
+                and not lr_decay else "eager")
     elif mode == "cuda-graphs" and not cuda:
         raise ConfigError("train.compile=cuda-graphs needs a CUDA device; use eager on CPU")
+    elif mode == "cuda-graphs" and lr_decay:
+        raise ConfigError("train.compile=cuda-graphs fixes the learning rates, so it cannot run "
+                          "train.lr_decay_start < 1; use eager or reduce-overhead")
     elif mode == "cuda-graphs" and world_size > 1:
         raise ConfigError("train.compile=cuda-graphs is not supported under DDP; use eager "
                           "(or reduce-overhead)")

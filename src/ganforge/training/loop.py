@@ -87,6 +87,23 @@ def _d_and_g_steps(state: TrainState) -> dict[str, torch.Tensor]:
     return stats
 
 
+def lr_factor(step: int, steps: int, decay_start: float) -> float:
+    """The learning rates' multiplier for the iteration after ``step`` updates: 1 until
+    ``decay_start * steps``, then falling linearly to 0 at ``steps`` (the last update still
+    moves). A function of the step alone, so a resumed run continues the same schedule."""
+    start = decay_start * steps
+    if step < start:
+        return 1.0
+    return max(0.0, (steps - step) / (steps - start))
+
+
+def set_learning_rates(state: TrainState, factor: float) -> None:
+    t = state.cfg.train
+    for optimizer, lr in ((state.opt_g, t.lr_g), (state.opt_d, t.lr_d)):
+        for group in optimizer.param_groups:
+            group["lr"] = lr * factor
+
+
 def check_resume(saved: Config, wanted: Config) -> Config:
     """The saved config with the allowed changes of ``wanted``; other changes are errors."""
     saved_values, wanted_values = saved.to_dict(), wanted.to_dict()
@@ -194,6 +211,8 @@ def train(cfg: Config, resume: bool = False,
     stopping = False
     with _StopRequest() as stop:
         while state.step < steps and not stopping:
+            if t.lr_decay_start < 1:
+                set_learning_rates(state, lr_factor(state.step, steps, t.lr_decay_start))
             stats = run_iteration(state)
             # Track the first non-finite step on the device: no host sync in the hot loop.
             bad = ~torch.isfinite(stats["d_loss"] + stats["g_loss"])
@@ -269,7 +288,7 @@ def write_samples(state: TrainState) -> Path:
     fake = G(state.fixed_z) if labels is None else G(state.fixed_z, labels)
     G.train(was_training)
     path = state.run_dir / "samples" / f"step_{state.step:07d}.png"
-    real = state.data[: len(fake) * 20] if state.dataset.kind == "points" else None
+    real = state.data[: min(len(fake) * 20, 5000)] if state.dataset.kind == "points" else None
     save_samples(fake.float().cpu(), path, real=None if real is None else real.float().cpu(),
                  columns=state.num_classes)
     return path

@@ -46,7 +46,9 @@ def scatter_plot(fake: np.ndarray, real: np.ndarray | None = None, title: str = 
         ax.scatter(real[:, 0], real[:, 1], s=4, alpha=0.3, c="tab:blue", label="real")
     ax.scatter(fake[:, 0], fake[:, 1], s=4, alpha=0.6, c="tab:orange", label="generated")
     ax.set_aspect("equal")
-    ax.legend(loc="upper right")
+    # Below the axes: inside them the legend hid a corner mode of the 5x5 grid.
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.06), ncol=2, frameon=False,
+              markerscale=3)
     ax.set_title(title)
     fig.tight_layout()
     return fig
