@@ -181,8 +181,10 @@ def train(cfg: Config, resume: bool = False,
     count = 0
     first_bad = torch.full((), -1, dtype=torch.long, device=state.device)
     started = time.perf_counter()
+    # Redirected to a file (CI, `make demo > log`), a bar redrawn twice a second would flood it.
     bar = tqdm(total=steps, initial=state.step, disable=not (cfg.run.progress and main), unit="step",
-               dynamic_ncols=True, file=sys.stderr, mininterval=0.5)
+               dynamic_ncols=True, file=sys.stderr,
+               mininterval=0.5 if sys.stderr.isatty() else 30)
 
     def elapsed() -> float:
         """Total training seconds of the run, across resumes."""
