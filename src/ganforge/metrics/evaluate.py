@@ -591,6 +591,7 @@ def add_conditional_scores(report: dict, run_dir: Path, meta: dict, which: str,
     card = {**result["protocol"], "n_fake": per_class * num_classes,
             "ganforge_version": __version__, "parameters": {"per_class": per_class}}
     suffix = card["feature_network"]
+    report["n_fake"] = report["n_fake"] or card["n_fake"]  # when these are the only scores
     definitions = {
         "class_accuracy": "share of samples asked for class y that the classifier assigns to y "
                           "(argmax); higher is better, at most the classifier's test accuracy",

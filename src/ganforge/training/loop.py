@@ -92,7 +92,7 @@ def lr_factor(step: int, steps: int, decay_start: float) -> float:
     ``decay_start * steps``, then falling linearly to 0 at ``steps`` (the last update still
     moves). A function of the step alone, so a resumed run continues the same schedule."""
     start = decay_start * steps
-    if step < start:
+    if step < start or start >= steps:
         return 1.0
     return max(0.0, (steps - step) / (steps - start))
 
