@@ -68,15 +68,22 @@ def main() -> None:
     models = {kind: train_detector(kind, real, seen, settings) for kind in DETECTORS}
 
     real_test = load_set(f"{args.real}:test", args.n_eval, seed=1)
-    rows = {"seen runs, new samples": np.concatenate(
-        [fakes(run, args.n_eval // len(args.seen), 1) for run in args.seen])}
+    rows = {
+        "seen runs, new samples": np.concatenate(
+            [fakes(run, args.n_eval // len(args.seen), 1) for run in args.seen]
+        )
+    }
     rows.update({Path(run).name: fakes(run, args.n_eval, 1) for run in args.held_out})
-    table = {name: {kind: score_sets(model, real_test, images) for kind, model in models.items()}
-             for name, images in rows.items()}
+    table = {
+        name: {kind: score_sets(model, real_test, images) for kind, model in models.items()}
+        for name, images in rows.items()
+    }
 
-    print(f"trained on {args.real} vs {', '.join(Path(r).name for r in args.seen)} "
-          f"({len(real)} + {len(seen)} images, {args.steps} steps); tested on "
-          f"{args.real}:test ({len(real_test)}) vs {args.n_eval} samples per row\n")
+    print(
+        f"trained on {args.real} vs {', '.join(Path(r).name for r in args.seen)} "
+        f"({len(real)} + {len(seen)} images, {args.steps} steps); tested on "
+        f"{args.real}:test ({len(real_test)}) vs {args.n_eval} samples per row\n"
+    )
     print("| held-out generator | " + " | ".join(f"{k} AUC (acc.)" for k in DETECTORS) + " |")
     print("|---|" + "---:|" * len(DETECTORS))
     for name, scores in table.items():
@@ -86,8 +93,10 @@ def main() -> None:
     if args.json:
         Path(args.json).write_text(json.dumps(table, indent=2))
     if args.spectra:
-        sets = {"real (test)": real_test, **{Path(r).name: fakes(r, args.n_eval, 2)
-                                             for r in [*args.seen, *args.held_out]}}
+        sets = {
+            "real (test)": real_test,
+            **{Path(r).name: fakes(r, args.n_eval, 2) for r in [*args.seen, *args.held_out]},
+        }
         plot_spectra(sets, args.spectra)
         print(f"wrote {args.spectra}")
 

@@ -48,8 +48,9 @@ def baseline(seconds: float) -> float:
 
 
 def start_server() -> tuple[subprocess.Popen, str]:
-    process = subprocess.Popen([sys.executable, "-m", "ganforge", "lab", "--port", "0"],
-                               stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ganforge", "lab", "--port", "0"], stdout=subprocess.PIPE, text=True
+    )
     selector = selectors.DefaultSelector()
     selector.register(process.stdout, selectors.EVENT_READ)
     if not selector.select(120):
@@ -111,13 +112,19 @@ def browser_page(url: str, speed_index: int, seconds: float) -> tuple[float, flo
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=chromium,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update"])
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+            ],
+        )
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.goto(url)
         page.wait_for_function("window.lab && window.lab.frame !== null")
         page.eval_on_selector(
-            "#speed", f"el => {{ el.value = {speed_index}; el.dispatchEvent(new Event('input')); }}")
+            "#speed", f"el => {{ el.value = {speed_index}; el.dispatchEvent(new Event('input')); }}"
+        )
         page.click("#play")
         page.wait_for_timeout(2000)  # let both rate windows fill
         fps, ips = [], []
@@ -133,14 +140,17 @@ def browser_page(url: str, speed_index: int, seconds: float) -> tuple[float, flo
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8.0, help="measuring time per case")
-    parser.add_argument("--speeds", default="10,500",
-                        help="iterations per visual update to try (the page's speed steps)")
+    parser.add_argument(
+        "--speeds", default="10,500", help="iterations per visual update to try (the page's speed steps)"
+    )
     args = parser.parse_args()
     speeds = [int(s) for s in args.speeds.split(",")]
     page_steps = [1, 2, 5, 10, 20, 50, 100, 200, 500]
 
-    print(f"lab rate benchmark: {os.cpu_count()} CPU(s), load average "
-          f"{os.getloadavg()[0]:.1f} (the machine may be shared)")
+    print(
+        f"lab rate benchmark: {os.cpu_count()} CPU(s), load average "
+        f"{os.getloadavg()[0]:.1f} (the machine may be shared)"
+    )
     base = baseline(args.seconds)
     print(f"baseline  bare LabSession.train, 1 thread         : {base:7.0f} iterations/s")
 
@@ -148,8 +158,10 @@ def main() -> None:
     try:
         for speed in speeds:
             fps, ips = websocket_client(url, speed, args.seconds)
-            print(f"server    speed {speed:3d} it/frame, Python client : {fps:5.1f} frames/s, "
-                  f"{ips:6.0f} iterations/s ({ips / base:.2f}x baseline)")
+            print(
+                f"server    speed {speed:3d} it/frame, Python client : {fps:5.1f} frames/s, "
+                f"{ips:6.0f} iterations/s ({ips / base:.2f}x baseline)"
+            )
         for speed in speeds:
             if speed not in page_steps:
                 continue
@@ -159,9 +171,11 @@ def main() -> None:
                 break
             fps, ips = result
             verdict = "meets" if fps >= TARGET_FPS and ips >= TARGET_ITERATIONS else "MISSES"
-            print(f"page      speed {speed:3d} it/frame, Chromium      : {fps:5.1f} visual "
-                  f"updates/s, {ips:6.0f} iterations/s -> {verdict} the targets "
-                  f"(>= {TARGET_FPS:.0f} updates/s, >= {TARGET_ITERATIONS:.0f} it/s)")
+            print(
+                f"page      speed {speed:3d} it/frame, Chromium      : {fps:5.1f} visual "
+                f"updates/s, {ips:6.0f} iterations/s -> {verdict} the targets "
+                f"(>= {TARGET_FPS:.0f} updates/s, >= {TARGET_ITERATIONS:.0f} it/s)"
+            )
     finally:
         stop_server(process)
 

@@ -53,28 +53,43 @@ LR, BETA1 = 2e-4, 0.5
 BENCH_DATA = "bench-fashion-mnist-64"  # registered below: the 64 px set, loaded once
 
 # Speed settings of each ganforge variant (``train.*`` overrides).
-PLAIN = ["train.precision=fp32", "train.memory_format=contiguous", "train.adam_impl=loop",
-         "train.compile=eager"]
-VARIANTS = {"baseline": None, "ganforge-fp32": PLAIN, "ganforge": [],
-            "ganforge-eager": ["train.compile=eager"],
-            "ganforge-compile": ["train.compile=reduce-overhead"]}
+PLAIN = [
+    "train.precision=fp32",
+    "train.memory_format=contiguous",
+    "train.adam_impl=loop",
+    "train.compile=eager",
+]
+VARIANTS = {
+    "baseline": None,
+    "ganforge-fp32": PLAIN,
+    "ganforge": [],
+    "ganforge-eager": ["train.compile=eager"],
+    "ganforge-compile": ["train.compile=reduce-overhead"],
+}
 
 
 # --- the baseline: pytorch/examples dcgan/main.py ----------------------------------------
+
 
 class ReferenceGenerator(nn.Module):
     def __init__(self):
         super().__init__()
         self.main = nn.Sequential(
             nn.ConvTranspose2d(NZ, NGF * 8, 4, 1, 0, bias=False),
-            nn.BatchNorm2d(NGF * 8), nn.ReLU(True),
+            nn.BatchNorm2d(NGF * 8),
+            nn.ReLU(True),
             nn.ConvTranspose2d(NGF * 8, NGF * 4, 4, 2, 1, bias=False),
-            nn.BatchNorm2d(NGF * 4), nn.ReLU(True),
+            nn.BatchNorm2d(NGF * 4),
+            nn.ReLU(True),
             nn.ConvTranspose2d(NGF * 4, NGF * 2, 4, 2, 1, bias=False),
-            nn.BatchNorm2d(NGF * 2), nn.ReLU(True),
+            nn.BatchNorm2d(NGF * 2),
+            nn.ReLU(True),
             nn.ConvTranspose2d(NGF * 2, NGF, 4, 2, 1, bias=False),
-            nn.BatchNorm2d(NGF), nn.ReLU(True),
-            nn.ConvTranspose2d(NGF, NC, 4, 2, 1, bias=False), nn.Tanh())
+            nn.BatchNorm2d(NGF),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(NGF, NC, 4, 2, 1, bias=False),
+            nn.Tanh(),
+        )
 
     def forward(self, z):
         return self.main(z)
@@ -84,14 +99,20 @@ class ReferenceDiscriminator(nn.Module):
     def __init__(self):
         super().__init__()
         self.main = nn.Sequential(
-            nn.Conv2d(NC, NDF, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(NC, NDF, 4, 2, 1, bias=False),
+            nn.LeakyReLU(0.2, inplace=True),
             nn.Conv2d(NDF, NDF * 2, 4, 2, 1, bias=False),
-            nn.BatchNorm2d(NDF * 2), nn.LeakyReLU(0.2, inplace=True),
+            nn.BatchNorm2d(NDF * 2),
+            nn.LeakyReLU(0.2, inplace=True),
             nn.Conv2d(NDF * 2, NDF * 4, 4, 2, 1, bias=False),
-            nn.BatchNorm2d(NDF * 4), nn.LeakyReLU(0.2, inplace=True),
+            nn.BatchNorm2d(NDF * 4),
+            nn.LeakyReLU(0.2, inplace=True),
             nn.Conv2d(NDF * 4, NDF * 8, 4, 2, 1, bias=False),
-            nn.BatchNorm2d(NDF * 8), nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(NDF * 8, 1, 4, 1, 0, bias=False), nn.Sigmoid())
+            nn.BatchNorm2d(NDF * 8),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(NDF * 8, 1, 4, 1, 0, bias=False),
+            nn.Sigmoid(),
+        )
 
     def forward(self, x):
         return self.main(x).view(-1, 1).squeeze(1)
@@ -141,8 +162,9 @@ def cpu_seconds(pids: list[int] = ()) -> float:
 class ReferencePipeline:
     """pytorch/examples ``dcgan/main.py``'s training loop; ``steps()`` yields after each step."""
 
-    def __init__(self, images: np.ndarray, device: torch.device, batch_size: int,
-                 workers: int = 2, seed: int = 0):
+    def __init__(
+        self, images: np.ndarray, device: torch.device, batch_size: int, workers: int = 2, seed: int = 0
+    ):
         torch.manual_seed(seed)
         self.device = device
         self.netG = ReferenceGenerator().to(device)
@@ -152,8 +174,9 @@ class ReferencePipeline:
         self.criterion = nn.BCELoss()
         self.optimizerD = torch.optim.Adam(self.netD.parameters(), lr=LR, betas=(BETA1, 0.999))
         self.optimizerG = torch.optim.Adam(self.netG.parameters(), lr=LR, betas=(BETA1, 0.999))
-        self.loader = DataLoader(DecodedImages(images), batch_size=batch_size, shuffle=True,
-                                 num_workers=workers)
+        self.loader = DataLoader(
+            DecodedImages(images), batch_size=batch_size, shuffle=True, num_workers=workers
+        )
         self.epoch = 0
         self.worker_pids: list[int] = []
 
@@ -169,8 +192,7 @@ class ReferencePipeline:
                     netD.zero_grad()
                     real_cpu = data[0].to(device)
                     b_size = real_cpu.size(0)
-                    label = torch.full((b_size,), real_label, dtype=real_cpu.dtype,
-                                       device=device)
+                    label = torch.full((b_size,), real_label, dtype=real_cpu.dtype, device=device)
                     output = netD(real_cpu)
                     errD_real = criterion(output, label)
                     errD_real.backward()
@@ -192,16 +214,20 @@ class ReferencePipeline:
                     errG.backward()
                     D_G_z2 = output.mean().item()
                     self.optimizerG.step()
-                    print(f"[{self.epoch}][{i}/{len(self.loader)}] Loss_D: {errD.item():.4f} "
-                          f"Loss_G: {errG.item():.4f} D(x): {D_x:.4f} "
-                          f"D(G(z)): {D_G_z1:.4f} / {D_G_z2:.4f}", file=sink)
+                    print(
+                        f"[{self.epoch}][{i}/{len(self.loader)}] Loss_D: {errD.item():.4f} "
+                        f"Loss_G: {errG.item():.4f} D(x): {D_x:.4f} "
+                        f"D(G(z)): {D_G_z1:.4f} / {D_G_z2:.4f}",
+                        file=sink,
+                    )
                     yield
                 del batches
                 self.epoch += 1
 
 
-def run_baseline(images: np.ndarray, device: torch.device, batch_size: int, warmup: int,
-                 steps: int, workers: int = 2) -> dict:
+def run_baseline(
+    images: np.ndarray, device: torch.device, batch_size: int, warmup: int, steps: int, workers: int = 2
+) -> dict:
     """Images/s of main.py's loop over ``steps`` iterations after ``warmup`` ones."""
     pipeline = ReferencePipeline(images, device, batch_size, workers)
     training = pipeline.steps()
@@ -219,11 +245,15 @@ def run_baseline(images: np.ndarray, device: torch.device, batch_size: int, warm
 
 
 def _rates(images: int, wall_seconds: float, cpu_seconds_: float) -> dict:
-    return {"images_per_s": images / wall_seconds, "seconds": wall_seconds,
-            "images_per_cpu_s": images / cpu_seconds_ if cpu_seconds_ > 0 else float("nan")}
+    return {
+        "images_per_s": images / wall_seconds,
+        "seconds": wall_seconds,
+        "images_per_cpu_s": images / cpu_seconds_ if cpu_seconds_ > 0 else float("nan"),
+    }
 
 
 # --- ganforge ----------------------------------------------------------------------------
+
 
 def register_bench_data(root: str | None) -> None:
     """Register Fashion-MNIST at 64 px under one name, loaded and resized once per process."""
@@ -236,32 +266,48 @@ def register_bench_data(root: str | None) -> None:
         return dataclasses.replace(loaded)
 
 
-def run_ganforge(overrides: list[str], device: torch.device, batch_size: int, warmup: int,
-                 steps: int, workdir: str) -> dict:
+def run_ganforge(
+    overrides: list[str], device: torch.device, batch_size: int, warmup: int, steps: int, workdir: str
+) -> dict:
     """Images/s of ``ganforge.training.train`` between its log rows at ``warmup`` and
     ``warmup + steps`` (each log row syncs with the device)."""
     run_dir = tempfile.mkdtemp(dir=workdir)
-    cfg = load_config(None, [
-        f"run.dir={run_dir}", "run.progress=false", f"run.device={device}",
-        f"data.name={BENCH_DATA}", "model.name=dcgan", f"model.g_width={NGF}",
-        f"model.d_width={NDF}", f"model.z_dim={NZ}", "model.noise=normal",
-        f"train.batch_size={batch_size}", f"train.lr_g={LR}", f"train.lr_d={LR}",
-        f"train.beta1={BETA1}", f"train.steps={warmup + steps}", f"train.log_every={warmup}",
-        "train.sample_every=1000000", "train.checkpoint_every=1000000", *overrides])
+    cfg = load_config(
+        None,
+        [
+            f"run.dir={run_dir}",
+            "run.progress=false",
+            f"run.device={device}",
+            f"data.name={BENCH_DATA}",
+            "model.name=dcgan",
+            f"model.g_width={NGF}",
+            f"model.d_width={NDF}",
+            f"model.z_dim={NZ}",
+            "model.noise=normal",
+            f"train.batch_size={batch_size}",
+            f"train.lr_g={LR}",
+            f"train.lr_d={LR}",
+            f"train.beta1={BETA1}",
+            f"train.steps={warmup + steps}",
+            f"train.log_every={warmup}",
+            "train.sample_every=1000000",
+            "train.checkpoint_every=1000000",
+            *overrides,
+        ],
+    )
     times: dict[int, tuple[float, float]] = {}
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    state = train(cfg, on_log=lambda s, row: times.setdefault(
-        s.step, (time.perf_counter(), cpu_seconds())))
+    state = train(cfg, on_log=lambda s, row: times.setdefault(s.step, (time.perf_counter(), cpu_seconds())))
     (wall0, cpu0), (wall1, cpu1) = times[warmup], times[warmup + steps]
-    result = {**_rates(batch_size * steps, wall1 - wall0, cpu1 - cpu0),
-              "plan": state.speed.describe()}
+    result = {**_rates(batch_size * steps, wall1 - wall0, cpu1 - cpu0), "plan": state.speed.describe()}
     if device.type == "cuda":
         result["peak_memory_gib"] = torch.cuda.max_memory_allocated(device) / 2**30
     return result
 
 
 # --- the report --------------------------------------------------------------------------
+
 
 def cpu_name() -> str:
     try:
@@ -274,11 +320,18 @@ def cpu_name() -> str:
 
 
 def environment(device: torch.device) -> dict:
-    info = {"date": datetime.datetime.now().isoformat(timespec="seconds"),
-            "device": str(device), "torch": torch.__version__, "python": platform.python_version(),
-            "numpy": np.__version__, "ganforge": ganforge.__version__,
-            "threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
-            "cpu": cpu_name(), "cpu_bf16": fast.cpu_has_bf16()}
+    info = {
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "device": str(device),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "ganforge": ganforge.__version__,
+        "threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "cpu": cpu_name(),
+        "cpu_bf16": fast.cpu_has_bf16(),
+    }
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
         info["cuda"] = torch.version.cuda
@@ -291,45 +344,60 @@ def summarise(values: list[float]) -> dict:
     finite = [v for v in values if v == v]  # CPU time may be unavailable (NaN)
     if not finite:
         return {"median": float("nan"), "min": float("nan"), "max": float("nan"), "all": []}
-    return {"median": statistics.median(finite), "min": min(finite), "max": max(finite),
-            "all": [round(v, 3) for v in values]}
+    return {
+        "median": statistics.median(finite),
+        "min": min(finite),
+        "max": max(finite),
+        "all": [round(v, 3) for v in values],
+    }
 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    parser.add_argument("--batch-sizes", default=None,
-                        help="comma list; default 64 on CPU, 128,1024 on CUDA")
+    parser.add_argument("--batch-sizes", default=None, help="comma list; default 64 on CPU, 128,1024 on CUDA")
     parser.add_argument("--warmup", type=int, default=None, help="steps before the window")
-    parser.add_argument("--steps", type=int, default=None, help="steps in the timed window "
-                        "(a multiple of --warmup)")
+    parser.add_argument(
+        "--steps", type=int, default=None, help="steps in the timed window (a multiple of --warmup)"
+    )
     parser.add_argument("--repeats", type=int, default=3, help="rotations of all variants")
-    parser.add_argument("--variants", default=None,
-                        help=f"comma list of {', '.join(VARIANTS)}")
+    parser.add_argument("--variants", default=None, help=f"comma list of {', '.join(VARIANTS)}")
     parser.add_argument("--workers", type=int, default=2, help="baseline DataLoader workers")
     parser.add_argument("--data-root", default=None, help="folder with the Fashion-MNIST files")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch threads (default: torch's choice, one per core)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads (default: torch's choice, one per core)"
+    )
     parser.add_argument("--json", default=None, help="also write the results to this file")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available()
-                          else "cpu" if args.device == "auto" else args.device)
+    device = torch.device(
+        "cuda"
+        if args.device == "auto" and torch.cuda.is_available()
+        else "cpu"
+        if args.device == "auto"
+        else args.device
+    )
     cuda = device.type == "cuda"
     batch_sizes = [int(b) for b in (args.batch_sizes or ("128,1024" if cuda else "64")).split(",")]
-    variants = (args.variants or ("baseline,ganforge-fp32,ganforge,ganforge-eager" if cuda
-                                  else "baseline,ganforge-fp32,ganforge")).split(",")
+    variants = (
+        args.variants
+        or ("baseline,ganforge-fp32,ganforge,ganforge-eager" if cuda else "baseline,ganforge-fp32,ganforge")
+    ).split(",")
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
         parser.error(f"unknown variants {unknown}; choose from {', '.join(VARIANTS)}")
 
     register_bench_data(args.data_root)
     images = load_dataset(DataConfig(name="fashion-mnist", root=args.data_root)).data[:, 0].numpy()
-    settings = {"model": f"DCGAN {SIZE}x{SIZE}x{NC}, ngf=ndf={NGF}, nz={NZ}",
-                "optimizer": f"Adam {LR}, betas ({BETA1}, 0.999)", "repeats": args.repeats,
-                "baseline_workers": args.workers, "variants": variants}
+    settings = {
+        "model": f"DCGAN {SIZE}x{SIZE}x{NC}, ngf=ndf={NGF}, nz={NZ}",
+        "optimizer": f"Adam {LR}, betas ({BETA1}, 0.999)",
+        "repeats": args.repeats,
+        "baseline_workers": args.workers,
+        "variants": variants,
+    }
     report = {"environment": environment(device), "settings": settings, "results": []}
     workdir = tempfile.mkdtemp(prefix="ganforge-throughput-")
     for batch_size in batch_sizes:
@@ -341,15 +409,23 @@ def main(argv: list[str] | None = None) -> dict:
                 if variant == "baseline":
                     result = run_baseline(images, device, batch_size, warmup, steps, args.workers)
                 else:
-                    result = run_ganforge(VARIANTS[variant], device, batch_size, warmup, steps,
-                                          workdir)
+                    result = run_ganforge(VARIANTS[variant], device, batch_size, warmup, steps, workdir)
                 measured[variant].append(result)
-                print(f"batch {batch_size} repeat {repeat + 1}/{args.repeats} {variant:>16}: "
-                      f"{result['images_per_s']:9.1f} img/s", file=sys.stderr, flush=True)
+                print(
+                    f"batch {batch_size} repeat {repeat + 1}/{args.repeats} {variant:>16}: "
+                    f"{result['images_per_s']:9.1f} img/s",
+                    file=sys.stderr,
+                    flush=True,
+                )
         for variant in variants:
             runs = measured[variant]
-            row = {"batch_size": batch_size, "variant": variant, "warmup": warmup, "steps": steps,
-                   "images_per_s": summarise([r["images_per_s"] for r in runs])}
+            row = {
+                "batch_size": batch_size,
+                "variant": variant,
+                "warmup": warmup,
+                "steps": steps,
+                "images_per_s": summarise([r["images_per_s"] for r in runs]),
+            }
             if not cuda:
                 row["images_per_cpu_s"] = summarise([r["images_per_cpu_s"] for r in runs])
             if "plan" in runs[0]:
@@ -357,13 +433,15 @@ def main(argv: list[str] | None = None) -> dict:
             if "peak_memory_gib" in runs[0]:
                 row["peak_memory_gib"] = max(r["peak_memory_gib"] for r in runs)
             if "baseline" in measured and variant != "baseline":
-                ratios = [r["images_per_s"] / b["images_per_s"]
-                          for r, b in zip(runs, measured["baseline"])]
+                ratios = [r["images_per_s"] / b["images_per_s"] for r, b in zip(runs, measured["baseline"])]
                 row["ratio_to_baseline"] = summarise(ratios)
                 if not cuda:
                     row["cpu_ratio_to_baseline"] = summarise(
-                        [r["images_per_cpu_s"] / b["images_per_cpu_s"]
-                         for r, b in zip(runs, measured["baseline"])])
+                        [
+                            r["images_per_cpu_s"] / b["images_per_cpu_s"]
+                            for r, b in zip(runs, measured["baseline"])
+                        ]
+                    )
             report["results"].append(row)
     if not cuda:
         report["environment"]["load_average_end"] = os.getloadavg()
@@ -382,9 +460,11 @@ def _spread(stats: dict | None, digits: int = 1) -> str:
 
 def print_table(report: dict) -> None:
     env = report["environment"]
-    print(f"\n{env['date']}  device {env['device']} {env.get('gpu', env['cpu'])}  torch "
-          f"{env['torch']}  threads {env['threads']}"
-          + (f"  load average {env['load_average'][0]:.1f}" if "load_average" in env else ""))
+    print(
+        f"\n{env['date']}  device {env['device']} {env.get('gpu', env['cpu'])}  torch "
+        f"{env['torch']}  threads {env['threads']}"
+        + (f"  load average {env['load_average'][0]:.1f}" if "load_average" in env else "")
+    )
     cpu = any("images_per_cpu_s" in row for row in report["results"])
     extra = " | images/CPU-s | x baseline (CPU)" if cpu else ""
     print(f"| batch | pipeline | images/s | x baseline{extra} | settings |")
@@ -394,11 +474,12 @@ def print_table(report: dict) -> None:
         ratio = "1" if baseline else _spread(row.get("ratio_to_baseline"), 2)
         cells = [str(row["batch_size"]), row["variant"], _spread(row["images_per_s"]), ratio]
         if cpu:
-            cells += [_spread(row.get("images_per_cpu_s")),
-                      "1" if baseline else _spread(row.get("cpu_ratio_to_baseline"), 2)]
+            cells += [
+                _spread(row.get("images_per_cpu_s")),
+                "1" if baseline else _spread(row.get("cpu_ratio_to_baseline"), 2),
+            ]
         memory = f", peak {row['peak_memory_gib']:.2f} GiB" if "peak_memory_gib" in row else ""
-        cells.append(row.get("plan", "main.py: DataLoader, 2 workers, per-sample transforms")
-                     + memory)
+        cells.append(row.get("plan", "main.py: DataLoader, 2 workers, per-sample transforms") + memory)
         print("| " + " | ".join(cells) + " |")
     print("(median, min-max over the repeats; a ratio compares each repeat's adjacent runs)")
 

@@ -81,21 +81,41 @@ def score(evaluator: TrainingEvaluator, G: nn.Module, meta: dict) -> float:
 
 def run_ganforge(evaluator, device, args, workdir) -> dict:
     clock, curve, plan = Clock(), [], {}
-    cfg = load_config(None, [
-        f"run.dir={tempfile.mkdtemp(dir=workdir)}", "run.progress=false", f"run.device={device}",
-        "data.name=fashion-mnist", f"data.image_size={SIZE}", "model.name=dcgan",
-        f"model.g_width={NGF}", f"model.d_width={NDF}", f"model.z_dim={NZ}", "model.noise=normal",
-        f"train.batch_size={args.batch_size}", f"train.lr_g={LR}", f"train.lr_d={LR}",
-        f"train.beta1={BETA1}", "train.steps=100000000", f"train.log_every={args.eval_every}",
-        "train.sample_every=100000000", "train.checkpoint_every=100000000", *args.set])
+    cfg = load_config(
+        None,
+        [
+            f"run.dir={tempfile.mkdtemp(dir=workdir)}",
+            "run.progress=false",
+            f"run.device={device}",
+            "data.name=fashion-mnist",
+            f"data.image_size={SIZE}",
+            "model.name=dcgan",
+            f"model.g_width={NGF}",
+            f"model.d_width={NDF}",
+            f"model.z_dim={NZ}",
+            "model.noise=normal",
+            f"train.batch_size={args.batch_size}",
+            f"train.lr_g={LR}",
+            f"train.lr_d={LR}",
+            f"train.beta1={BETA1}",
+            "train.steps=100000000",
+            f"train.log_every={args.eval_every}",
+            "train.sample_every=100000000",
+            "train.checkpoint_every=100000000",
+            *args.set,
+        ],
+    )
 
     def on_log(state, row):
         seconds = clock.pause()
         plan["settings"] = state.speed.describe()
         fid = score(evaluator, state.sampling_G, state.generator_meta())
         curve.append((state.step, round(seconds, 2), round(fid, 3)))
-        print(f"  ganforge step {state.step:6d}  {seconds:7.1f} s  {METRIC} {fid:8.3f}",
-              file=sys.stderr, flush=True)
+        print(
+            f"  ganforge step {state.step:6d}  {seconds:7.1f} s  {METRIC} {fid:8.3f}",
+            file=sys.stderr,
+            flush=True,
+        )
         clock.resume()
         if fid <= args.threshold or seconds > args.budget_seconds:
             raise _Stop
@@ -119,8 +139,9 @@ def run_baseline(evaluator, device, args) -> dict:
         seconds = clock.pause()
         fid = score(evaluator, G, meta)
         curve.append((step, round(seconds, 2), round(fid, 3)))
-        print(f"  baseline step {step:6d}  {seconds:7.1f} s  {METRIC} {fid:8.3f}",
-              file=sys.stderr, flush=True)
+        print(
+            f"  baseline step {step:6d}  {seconds:7.1f} s  {METRIC} {fid:8.3f}", file=sys.stderr, flush=True
+        )
         clock.resume()
         if fid <= args.threshold or seconds > args.budget_seconds:
             break
@@ -128,12 +149,15 @@ def run_baseline(evaluator, device, args) -> dict:
 
 
 def _result(curve: list[tuple], args, extra: dict) -> dict:
-    reached = next(((step, seconds) for step, seconds, fid in curve if fid <= args.threshold),
-                   None)
-    return {"reached": reached is not None,
-            "seconds": reached[1] if reached else None, "steps": reached[0] if reached else None,
-            "best_fid": min((fid for _, _, fid in curve), default=None),
-            "curve": [{"step": s, "seconds": t, METRIC: f} for s, t, f in curve], **extra}
+    reached = next(((step, seconds) for step, seconds, fid in curve if fid <= args.threshold), None)
+    return {
+        "reached": reached is not None,
+        "seconds": reached[1] if reached else None,
+        "steps": reached[0] if reached else None,
+        "best_fid": min((fid for _, _, fid in curve), default=None),
+        "curve": [{"step": s, "seconds": t, METRIC: f} for s, t, f in curve],
+        **extra,
+    }
 
 
 def main(argv: list[str] | None = None) -> dict | None:
@@ -143,36 +167,61 @@ def main(argv: list[str] | None = None) -> dict | None:
     parser.add_argument("--batch-size", type=int, default=None, help="default 128 GPU, 64 CPU")
     parser.add_argument("--eval-every", type=int, default=None, help="steps between scores")
     parser.add_argument("--eval-n", type=int, default=5000, help="samples per score")
-    parser.add_argument("--budget-seconds", type=float, default=600.0,
-                        help="give up on a pipeline after this much (unpaused) time")
+    parser.add_argument(
+        "--budget-seconds",
+        type=float,
+        default=600.0,
+        help="give up on a pipeline after this much (unpaused) time",
+    )
     parser.add_argument("--pipelines", default="ganforge,baseline")
     parser.add_argument("--workers", type=int, default=2, help="baseline DataLoader workers")
-    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                        help="extra ganforge settings, e.g. train.precision=fp32")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="extra ganforge settings, e.g. train.precision=fp32",
+    )
     parser.add_argument("--json", default=None, help="also write the results to this file")
     args = parser.parse_args(argv)
 
     if find_evaluator("fashion-mnist") is None:
         where = ", ".join(str(d) for d in evaluator_dirs())
-        print(f"time_to_quality: skipped: no {weights_name('fashion-mnist')} in {where}; "
-              "build it with `ganforge evaluator train fashion-mnist`")
+        print(
+            f"time_to_quality: skipped: no {weights_name('fashion-mnist')} in {where}; "
+            "build it with `ganforge evaluator train fashion-mnist`"
+        )
         return None
-    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available()
-                          else "cpu" if args.device == "auto" else args.device)
+    device = torch.device(
+        "cuda"
+        if args.device == "auto" and torch.cuda.is_available()
+        else "cpu"
+        if args.device == "auto"
+        else args.device
+    )
     cuda = device.type == "cuda"
     args.batch_size = args.batch_size or (128 if cuda else 64)
     args.eval_every = args.eval_every or (200 if cuda else 100)
 
     # The real reference: the 64 px training set, scored once (outside every clock).
     reference = load_dataset(DataConfig(name="fashion-mnist", image_size=SIZE))
-    eval_cfg = EvalConfig(every=args.eval_every, metrics="fid", n=args.eval_n,
-                          feature_net="fmnist")
-    evaluator = TrainingEvaluator(eval_cfg, DataConfig(name="fashion-mnist", image_size=SIZE),
-                                  reference, seed=0, device=device)
-    report = {"environment": environment(device), "settings": {
-        "metric": METRIC, "threshold": args.threshold, "eval_n": args.eval_n,
-        "eval_every": args.eval_every, "batch_size": args.batch_size,
-        "budget_seconds": args.budget_seconds, "ganforge_overrides": args.set}, "results": {}}
+    eval_cfg = EvalConfig(every=args.eval_every, metrics="fid", n=args.eval_n, feature_net="fmnist")
+    evaluator = TrainingEvaluator(
+        eval_cfg, DataConfig(name="fashion-mnist", image_size=SIZE), reference, seed=0, device=device
+    )
+    report = {
+        "environment": environment(device),
+        "settings": {
+            "metric": METRIC,
+            "threshold": args.threshold,
+            "eval_n": args.eval_n,
+            "eval_every": args.eval_every,
+            "batch_size": args.batch_size,
+            "budget_seconds": args.budget_seconds,
+            "ganforge_overrides": args.set,
+        },
+        "results": {},
+    }
     workdir = tempfile.mkdtemp(prefix="ganforge-ttq-")
     for name in args.pipelines.split(","):
         print(f"{name}:", file=sys.stderr)
@@ -185,11 +234,11 @@ def main(argv: list[str] | None = None) -> dict | None:
     print(f"\n| pipeline | {METRIC} <= {args.threshold} after | steps | best {METRIC} |")
     print("|---|---:|---:|---:|")
     for name, result in report["results"].items():
-        when = f"{result['seconds']:.1f} s" if result["reached"] else (
-            f"not within {args.budget_seconds:.0f} s")
+        when = (
+            f"{result['seconds']:.1f} s" if result["reached"] else (f"not within {args.budget_seconds:.0f} s")
+        )
         print(f"| {name} | {when} | {result['steps'] or '-'} | {result['best_fid']} |")
-    print(json.dumps(report, indent=2, default=lambda o: o.tolist() if isinstance(
-        o, np.ndarray) else str(o)))
+    print(json.dumps(report, indent=2, default=lambda o: o.tolist() if isinstance(o, np.ndarray) else str(o)))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2, default=str) + "\n")
     return report

@@ -61,20 +61,27 @@ def mean_se(values: list[float]) -> tuple[float, float]:
 def run_seed(preset: str, seed: int, overrides: list[str], work_dir: Path) -> dict:
     """Train one preset with one seed; returns its figures and wall time."""
     run_dir = work_dir / f"{preset}-seed{seed}"
-    cfg = load_config(PRESETS[preset], [*overrides, f"run.dir={run_dir}", f"run.seed={seed}",
-                                        "run.progress=false"])
+    cfg = load_config(
+        PRESETS[preset], [*overrides, f"run.dir={run_dir}", f"run.seed={seed}", "run.progress=false"]
+    )
     started, cpu_started = time.perf_counter(), time.process_time()
     train(cfg)
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     G, meta = load_generator(run_dir)
     # The evaluation noise seed is tied to the run seed but differs from every training draw.
     result = evaluate_points(G, meta, n=PACGAN_SAMPLES, seed=10_000 + seed)
-    return {"preset": preset, "seed": seed, "modes_covered": result["modes_covered"],
-            "high_quality_share": result["high_quality_share"],
-            "reverse_kl": result["reverse_kl"], "mode_counts": result["mode_counts"],
-            "wall_seconds": round(wall, 2), "cpu_seconds": round(cpu, 2),
-            "steps": cfg.train.steps,
-            "steps_per_second": round(cfg.train.steps / wall, 1)}
+    return {
+        "preset": preset,
+        "seed": seed,
+        "modes_covered": result["modes_covered"],
+        "high_quality_share": result["high_quality_share"],
+        "reverse_kl": result["reverse_kl"],
+        "mode_counts": result["mode_counts"],
+        "wall_seconds": round(wall, 2),
+        "cpu_seconds": round(cpu, 2),
+        "steps": cfg.train.steps,
+        "steps_per_second": round(cfg.train.steps / wall, 1),
+    }
 
 
 def summarise(preset: str, runs: list[dict]) -> dict:
@@ -82,38 +89,53 @@ def summarise(preset: str, runs: list[dict]) -> dict:
     hq = mean_se([100 * r["high_quality_share"] for r in runs])
     wall = mean_se([r["wall_seconds"] for r in runs])
     cpu = mean_se([r["cpu_seconds"] for r in runs])
-    passed = sum(r["modes_covered"] == MODES[preset] and r["high_quality_share"] >= GOAL_HQ
-                 for r in runs)
-    return {"preset": preset, "seeds": len(runs), "modes_mean": modes[0], "modes_se": modes[1],
-            "hq_percent_mean": hq[0], "hq_percent_se": hq[1], "wall_seconds_mean": wall[0],
-            "wall_seconds_max": max(r["wall_seconds"] for r in runs), "cpu_seconds_mean": cpu[0],
-            "seeds_passing": passed}
+    passed = sum(r["modes_covered"] == MODES[preset] and r["high_quality_share"] >= GOAL_HQ for r in runs)
+    return {
+        "preset": preset,
+        "seeds": len(runs),
+        "modes_mean": modes[0],
+        "modes_se": modes[1],
+        "hq_percent_mean": hq[0],
+        "hq_percent_se": hq[1],
+        "wall_seconds_mean": wall[0],
+        "wall_seconds_max": max(r["wall_seconds"] for r in runs),
+        "cpu_seconds_mean": cpu[0],
+        "seeds_passing": passed,
+    }
 
 
 def markdown(summaries: list[dict], runs: list[dict]) -> str:
-    lines = ["| data set | method | modes covered | % high quality | seeds with all modes "
-             f"and >= {GOAL_HQ:.0%} HQ | wall s per run (mean / max) | CPU s per run |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| data set | method | modes covered | % high quality | seeds with all modes "
+        f"and >= {GOAL_HQ:.0%} HQ | wall s per run (mean / max) | CPU s per run |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for s in summaries:
         for method, modes, hq in PACGAN_TABLE1[s["preset"]]:
-            lines.append(f"| {s['preset']} | {method} (PacGAN Table 1) | {modes} | {hq} "
-                         "| - | - | - |")
+            lines.append(f"| {s['preset']} | {method} (PacGAN Table 1) | {modes} | {hq} | - | - | - |")
         lines.append(
             f"| {s['preset']} | **ganforge `gan-{s['preset']}.yaml`** | "
             f"**{s['modes_mean']:.1f} ± {s['modes_se']:.1f}** / {MODES[s['preset']]} | "
             f"**{s['hq_percent_mean']:.1f} ± {s['hq_percent_se']:.1f}** | "
             f"{s['seeds_passing']}/{s['seeds']} | "
             f"{s['wall_seconds_mean']:.0f} / {s['wall_seconds_max']:.0f} | "
-            f"{s['cpu_seconds_mean']:.0f} |")
-    lines += ["", "Per seed:", "",
-              "| data set | seed | modes | % HQ | reverse KL (nats) | wall s | CPU s | steps/s |",
-              "|---|---|---|---|---|---|---|---|"]
+            f"{s['cpu_seconds_mean']:.0f} |"
+        )
+    lines += [
+        "",
+        "Per seed:",
+        "",
+        "| data set | seed | modes | % HQ | reverse KL (nats) | wall s | CPU s | steps/s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in runs:
         kl = "-" if r["reverse_kl"] is None else f"{r['reverse_kl']:.3f}"
-        lines.append(f"| {r['preset']} | {r['seed']} | {r['modes_covered']} | "
-                     f"{100 * r['high_quality_share']:.1f} | {kl} | {r['wall_seconds']:.1f} | "
-                     f"{r['cpu_seconds']:.1f} | "
-                     f"{r['steps_per_second']:.0f} |")
+        lines.append(
+            f"| {r['preset']} | {r['seed']} | {r['modes_covered']} | "
+            f"{100 * r['high_quality_share']:.1f} | {kl} | {r['wall_seconds']:.1f} | "
+            f"{r['cpu_seconds']:.1f} | "
+            f"{r['steps_per_second']:.0f} |"
+        )
     return "\n".join(lines)
 
 
@@ -126,9 +148,15 @@ def machine() -> dict:
                 break
     except OSError:
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__, "python": platform.python_version(),
-            "ganforge": __version__, "platform": platform.platform()}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "ganforge": __version__,
+        "platform": platform.platform(),
+    }
 
 
 def load_average() -> list[float] | None:
@@ -144,22 +172,27 @@ def report(info: dict, runs: list[dict], json_path: str | None) -> None:
     summaries = [summarise(p, [r for r in runs if r["preset"] == p]) for p in presets]
     print()
     print(markdown(summaries, runs))
-    print(f"\nload average (1, 5, 15 min) at start {info['load_average_start']}, "
-          f"at end {info['load_average_end']}")
+    print(
+        f"\nload average (1, 5, 15 min) at start {info['load_average_start']}, "
+        f"at end {info['load_average_end']}"
+    )
     if json_path:
-        Path(json_path).write_text(json.dumps({**info, "summary": summaries, "runs": runs},
-                                              indent=2))
+        Path(json_path).write_text(json.dumps({**info, "summary": summaries, "runs": runs}, indent=2))
         print(f"wrote {json_path}")
 
 
 def merge(paths: list[str], json_path: str | None) -> None:
     """One table from several result files (e.g. ring8 and grid25 run side by side)."""
     parts = [json.loads(Path(path).read_text()) for path in paths]
-    info = {"date": parts[0]["date"], "command": [part["command"] for part in parts],
-            "machine": parts[0]["machine"], "n_samples": parts[0]["n_samples"],
-            "overrides": [part["overrides"] for part in parts],
-            "load_average_start": [part["load_average_start"] for part in parts],
-            "load_average_end": [part["load_average_end"] for part in parts]}
+    info = {
+        "date": parts[0]["date"],
+        "command": [part["command"] for part in parts],
+        "machine": parts[0]["machine"],
+        "n_samples": parts[0]["n_samples"],
+        "overrides": [part["overrides"] for part in parts],
+        "load_average_start": [part["load_average_start"] for part in parts],
+        "load_average_end": [part["load_average_end"] for part in parts],
+    }
     report(info, [run for part in parts for run in part["runs"]], json_path)
 
 
@@ -167,17 +200,38 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presets", default="ring8,grid25", help="comma-separated: ring8,grid25")
     parser.add_argument("--seeds", type=int, default=10, help="how many seeds to run")
-    parser.add_argument("--first-seed", type=int, default=0, help="run.seed of the first run "
-                        "(split a table over processes, then --merge)")
-    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                        help="config override applied to every run (for trying variants)")
+    parser.add_argument(
+        "--first-seed",
+        type=int,
+        default=0,
+        help="run.seed of the first run (split a table over processes, then --merge)",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="config override applied to every run (for trying variants)",
+    )
     parser.add_argument("--json", default=None, help="write the results here as JSON")
-    parser.add_argument("--keep", default=None, help="keep the run folders here (default: a "
-                        "temporary folder, deleted at the end)")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: "
-                        "torch's choice); 1 makes CPU seconds a fair idle-machine wall time")
-    parser.add_argument("--merge", nargs="+", metavar="RESULTS.json", default=None,
-                        help="train nothing: print one table from earlier --json files")
+    parser.add_argument(
+        "--keep",
+        default=None,
+        help="keep the run folders here (default: a temporary folder, deleted at the end)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads (default: torch's choice); 1 makes CPU seconds a fair idle-machine wall time",
+    )
+    parser.add_argument(
+        "--merge",
+        nargs="+",
+        metavar="RESULTS.json",
+        default=None,
+        help="train nothing: print one table from earlier --json files",
+    )
     args = parser.parse_args(argv)
     if args.merge:
         merge(args.merge, args.json)
@@ -190,12 +244,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     started = datetime.datetime.now().astimezone()
-    info = {"date": started.isoformat(timespec="seconds"), "command": " ".join(sys.argv),
-            "machine": machine(), "load_average_start": load_average(),
-            "overrides": args.set, "n_samples": PACGAN_SAMPLES}
-    print(f"# toy2d benchmark, {info['date']}, {info['machine']['cpu']}, "
-          f"{info['machine']['torch_threads']} torch threads, load {info['load_average_start']}",
-          flush=True)
+    info = {
+        "date": started.isoformat(timespec="seconds"),
+        "command": " ".join(sys.argv),
+        "machine": machine(),
+        "load_average_start": load_average(),
+        "overrides": args.set,
+        "n_samples": PACGAN_SAMPLES,
+    }
+    print(
+        f"# toy2d benchmark, {info['date']}, {info['machine']['cpu']}, "
+        f"{info['machine']['torch_threads']} torch threads, load {info['load_average_start']}",
+        flush=True,
+    )
     runs: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="ganforge-toy2d-") as tmp:
         work_dir = Path(args.keep) if args.keep else Path(tmp)
@@ -203,10 +264,12 @@ def main(argv: list[str] | None = None) -> int:
             for seed in range(args.first_seed, args.first_seed + args.seeds):
                 result = run_seed(preset, seed, args.set, work_dir)
                 runs.append(result)
-                print(f"{preset} seed {seed}: {result['modes_covered']}/{MODES[preset]} modes, "
-                      f"{100 * result['high_quality_share']:.1f} % HQ, "
-                      f"{result['wall_seconds']:.1f} s wall, {result['cpu_seconds']:.1f} s CPU",
-                      flush=True)
+                print(
+                    f"{preset} seed {seed}: {result['modes_covered']}/{MODES[preset]} modes, "
+                    f"{100 * result['high_quality_share']:.1f} % HQ, "
+                    f"{result['wall_seconds']:.1f} s wall, {result['cpu_seconds']:.1f} s CPU",
+                    flush=True,
+                )
     info["load_average_end"] = load_average()
     report(info, runs, args.json)
     return 0

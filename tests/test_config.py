@@ -27,15 +27,18 @@ def test_int_accepted_for_float_and_types_checked():
         load_config(None, ["run.progress=3"])
 
 
-@pytest.mark.parametrize("override, message", [
-    ("train.stepz=3", "unknown key 'train.stepz'.*valid keys in 'train':.*steps"),
-    ("trian.steps=3", "unknown section 'trian'.*valid sections: run, data, model, train"),
-    ("model.noise=cauchy", "choose one of: uniform, normal"),
-    ("train.steps=0", "train.steps must be positive"),
-    ("train.lr_g=2", r"train.lr_g must be in \(0, 1\)"),
-    ("train.lr_decay_start=1.5", r"train.lr_decay_start must be in \[0, 1\]"),
-    ("steps=3", "section.key=value"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("train.stepz=3", "unknown key 'train.stepz'.*valid keys in 'train':.*steps"),
+        ("trian.steps=3", "unknown section 'trian'.*valid sections: run, data, model, train"),
+        ("model.noise=cauchy", "choose one of: uniform, normal"),
+        ("train.steps=0", "train.steps must be positive"),
+        ("train.lr_g=2", r"train.lr_g must be in \(0, 1\)"),
+        ("train.lr_decay_start=1.5", r"train.lr_decay_start must be in \[0, 1\]"),
+        ("steps=3", "section.key=value"),
+    ],
+)
 def test_bad_values_name_the_fix(override, message):
     with pytest.raises(ConfigError, match=message):
         load_config(None, [override])
@@ -66,6 +69,7 @@ def test_parse_override_keeps_equals_in_value():
 
 def test_every_preset_loads():
     from pathlib import Path
+
     presets = sorted(Path(__file__).parents[1].joinpath("configs").glob("*.yaml"))
     assert presets, "configs/ should ship presets"
     for preset in presets:

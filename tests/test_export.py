@@ -33,9 +33,13 @@ def make_run(tmp_path, name, shape, num_classes=None, noise="uniform"):
     # train mode moves the running statistics off their initial values, as training would.
     with torch.no_grad():
         G.train()(*example_inputs({"model": dataclasses.asdict(cfg), "num_classes": num_classes}, 16))
-    meta = {"model": dataclasses.asdict(cfg), "data_shape": list(shape), "step": 1,
-            "num_classes": num_classes,
-            "data": {"name": "test", "kind": "image", "class_names": None}}
+    meta = {
+        "model": dataclasses.asdict(cfg),
+        "data_shape": list(shape),
+        "step": 1,
+        "num_classes": num_classes,
+        "data": {"name": "test", "kind": "image", "class_names": None},
+    }
     run = tmp_path / name
     save_generator(run, G, meta)
     return run, G.eval(), meta
@@ -59,9 +63,9 @@ def test_onnx_conditional_parity_dynamic_batch_and_metadata(tmp_path, capsys):
     assert json.loads(stored["ganforge"])["num_classes"] == 4
 
 
-@pytest.mark.parametrize("name, shape, classes", [("dcgan", (3, 32, 32), None),
-                                                   ("cgan", (1, 8, 8), 3),
-                                                   ("mlp", (2,), None)])
+@pytest.mark.parametrize(
+    "name, shape, classes", [("dcgan", (3, 32, 32), None), ("cgan", (1, 8, 8), 3), ("mlp", (2,), None)]
+)
 def test_torchscript_parity(tmp_path, name, shape, classes):
     run, G, meta = make_run(tmp_path, name, shape, num_classes=classes)
     out = tmp_path / "G.pt"

@@ -18,8 +18,9 @@ def sig(x):
 
 def test_bce_d_loss_is_the_negated_value_function():
     # -(mean log D(x) + mean log(1 - D(G(z))))
-    expected = -(math.log(sig(2)) + math.log(sig(-1))) / 2 - (
-        math.log(1 - sig(0.5)) + math.log(1 - sig(-3))) / 2
+    expected = (
+        -(math.log(sig(2)) + math.log(sig(-1))) / 2 - (math.log(1 - sig(0.5)) + math.log(1 - sig(-3))) / 2
+    )
     for name in ("minimax", "nonsaturating"):
         assert LOSSES[name].d(REAL, FAKE).item() == pytest.approx(expected, rel=1e-6)
 

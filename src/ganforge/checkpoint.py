@@ -95,9 +95,11 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # truncated zip, foreign pickle, random bytes ...
-        raise CheckpointError(f"checkpoint {path} is unreadable ({type(err).__name__}: "
-                              f"{str(err).splitlines()[0][:120]}); delete it to resume from an "
-                              "earlier one") from None
+        raise CheckpointError(
+            f"checkpoint {path} is unreadable ({type(err).__name__}: "
+            f"{str(err).splitlines()[0][:120]}); delete it to resume from an "
+            "earlier one"
+        ) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT_VERSION:
         raise CheckpointError(f"{path} is not a ganforge checkpoint of format {FORMAT_VERSION}")
     return payload
@@ -112,14 +114,14 @@ def checkpoint_config(payload: dict[str, Any], path: Path | str = "checkpoint") 
 
 # --- the exported generator -------------------------------------------------------------
 
+
 def generator_paths(run_dir: str | Path, which: str = "last") -> tuple[Path, Path]:
     """``(weights, metadata)`` paths of an exported generator; ``which`` is ``last`` or ``best``."""
     stem = "generator" if which == "last" else f"generator-{which}"
     return Path(run_dir) / f"{stem}.safetensors", Path(run_dir) / f"{stem}.json"
 
 
-def save_generator(run_dir: str | Path, G: nn.Module, meta: dict[str, Any],
-                   which: str = "last") -> None:
+def save_generator(run_dir: str | Path, G: nn.Module, meta: dict[str, Any], which: str = "last") -> None:
     """Write G's weights (safetensors) and the metadata to rebuild it (JSON), atomically."""
     weights, info = generator_paths(run_dir, which)
     tensors = {k: v.detach().cpu().contiguous() for k, v in G.state_dict().items()}
@@ -127,8 +129,9 @@ def save_generator(run_dir: str | Path, G: nn.Module, meta: dict[str, Any],
     atomic_write(info, lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2)))
 
 
-def load_generator(run_dir: str | Path, which: str = "last",
-                   device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
+def load_generator(
+    run_dir: str | Path, which: str = "last", device: str | torch.device = "cpu"
+) -> tuple[nn.Module, dict[str, Any]]:
     """Rebuild an exported G in eval mode; returns ``(G, metadata)``.
 
     The metadata holds ``model`` (the ModelConfig fields), ``data_shape``, ``data`` (name,
@@ -137,14 +140,17 @@ def load_generator(run_dir: str | Path, which: str = "last",
     weights, info = generator_paths(run_dir, which)
     if not weights.is_file() or not info.is_file():
         hint = " (train with eval.every > 0 to keep a best generator)" if which == "best" else ""
-        raise CheckpointError(f"no exported generator '{which}' in {run_dir}: expected "
-                              f"{weights.name} and {info.name}; is it a ganforge run folder?{hint}")
+        raise CheckpointError(
+            f"no exported generator '{which}' in {run_dir}: expected "
+            f"{weights.name} and {info.name}; is it a ganforge run folder?{hint}"
+        )
     try:
         meta = json.loads(info.read_text())
         cfg = from_dict({"model": meta["model"]})
         G = build_generator(cfg.model, tuple(meta["data_shape"]))
         G.load_state_dict(load_file(str(weights)))
     except Exception as err:  # bad JSON, missing keys, shape mismatch, damaged safetensors
-        raise CheckpointError(f"cannot rebuild the generator in {run_dir}: "
-                              f"{str(err).splitlines()[0][:200]}") from None
+        raise CheckpointError(
+            f"cannot rebuild the generator in {run_dir}: {str(err).splitlines()[0][:200]}"
+        ) from None
     return G.to(device).eval(), meta

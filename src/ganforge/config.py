@@ -83,14 +83,18 @@ class TrainConfig:
     keep_checkpoints: int = 3  # how many recent checkpoints to keep
     grid_size: int = 64  # images in each sample grid (fixed noise)
     # Speed switches (training/fast.py); "auto" picks what measured fastest on the device.
-    precision: str = field(default="auto", metadata=_choices(
-        "auto", "fp32", "bf16"))  # bf16 autocast; auto: on CUDA, and on bf16-capable CPUs for convs
-    memory_format: str = field(default="auto", metadata=_choices(
-        "auto", "channels_last", "contiguous"))  # conv layout; auto: channels_last unless compiled
-    adam_impl: str = field(default="auto", metadata=_choices(
-        "auto", "fused", "foreach", "loop"))  # Adam kernels; auto: fused on CUDA
-    compile: str = field(default="auto", metadata=_choices(
-        "auto", "eager", "cuda-graphs", "reduce-overhead"))  # auto: cuda-graphs on 1 GPU, else eager
+    precision: str = field(
+        default="auto", metadata=_choices("auto", "fp32", "bf16")
+    )  # bf16 autocast; auto: on CUDA, and on bf16-capable CPUs for convs
+    memory_format: str = field(
+        default="auto", metadata=_choices("auto", "channels_last", "contiguous")
+    )  # conv layout; auto: channels_last unless compiled
+    adam_impl: str = field(
+        default="auto", metadata=_choices("auto", "fused", "foreach", "loop")
+    )  # Adam kernels; auto: fused on CUDA
+    compile: str = field(
+        default="auto", metadata=_choices("auto", "eager", "cuda-graphs", "reduce-overhead")
+    )  # auto: cuda-graphs on 1 GPU, else eager
     sync_batchnorm: bool = False  # under DDP (CUDA only): batch-norm statistics over the global batch
 
 
@@ -158,8 +162,7 @@ def _apply(section_obj: Any, section: str, key: str, value: Any) -> None:
     value = _coerce(value, hints[key], f"{section}.{key}")
     choices = fld.metadata.get("choices")
     if choices and value not in choices:
-        raise ConfigError(f"{section}.{key}={value!r} is not valid; choose one of: "
-                          + ", ".join(choices))
+        raise ConfigError(f"{section}.{key}={value!r} is not valid; choose one of: " + ", ".join(choices))
     setattr(section_obj, key, value)
 
 
@@ -169,8 +172,9 @@ def update(cfg: Config, values: dict[str, Any], origin: str = "config") -> Confi
         raise ConfigError(f"{origin}: expected a mapping of sections ({', '.join(_section_names())})")
     for section, entries in values.items():
         if section not in _section_names():
-            raise ConfigError(f"{origin}: unknown section '{section}'; valid sections: "
-                              + ", ".join(_section_names()))
+            raise ConfigError(
+                f"{origin}: unknown section '{section}'; valid sections: " + ", ".join(_section_names())
+            )
         if not isinstance(entries, dict):
             raise ConfigError(f"{origin}: section '{section}' must be a mapping of key: value")
         for key, value in entries.items():
@@ -208,13 +212,18 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Co
 def validate(cfg: Config) -> None:
     """Range checks that a type alone cannot express."""
     positive = {
-        "train.steps": cfg.train.steps, "train.batch_size": cfg.train.batch_size,
-        "train.d_steps": cfg.train.d_steps, "train.log_every": cfg.train.log_every,
+        "train.steps": cfg.train.steps,
+        "train.batch_size": cfg.train.batch_size,
+        "train.d_steps": cfg.train.d_steps,
+        "train.log_every": cfg.train.log_every,
         "train.sample_every": cfg.train.sample_every,
         "train.checkpoint_every": cfg.train.checkpoint_every,
-        "train.keep_checkpoints": cfg.train.keep_checkpoints, "model.z_dim": cfg.model.z_dim,
-        "model.g_width": cfg.model.g_width, "model.d_width": cfg.model.d_width,
-        "train.grid_size": cfg.train.grid_size, "data.n_points": cfg.data.n_points,
+        "train.keep_checkpoints": cfg.train.keep_checkpoints,
+        "model.z_dim": cfg.model.z_dim,
+        "model.g_width": cfg.model.g_width,
+        "model.d_width": cfg.model.d_width,
+        "train.grid_size": cfg.train.grid_size,
+        "data.n_points": cfg.data.n_points,
     }
     for name, value in positive.items():
         if value <= 0:
@@ -225,13 +234,16 @@ def validate(cfg: Config) -> None:
     if not 0 <= cfg.train.ema_decay < 1:
         raise ConfigError(f"train.ema_decay must be in [0, 1), got {cfg.train.ema_decay}")
     if not 0 <= cfg.train.lr_decay_start <= 1:
-        raise ConfigError("train.lr_decay_start must be in [0, 1] (a share of train.steps; 1 "
-                          f"keeps the learning rates constant), got {cfg.train.lr_decay_start}")
+        raise ConfigError(
+            "train.lr_decay_start must be in [0, 1] (a share of train.steps; 1 "
+            f"keeps the learning rates constant), got {cfg.train.lr_decay_start}"
+        )
     if cfg.data.channels not in (None, 1, 3):
         raise ConfigError(f"data.channels must be 1, 3 or none, got {cfg.data.channels}")
     if cfg.model.num_classes is not None and cfg.model.num_classes < 2:
-        raise ConfigError(f"model.num_classes must be at least 2 (or none: from the data), "
-                          f"got {cfg.model.num_classes}")
+        raise ConfigError(
+            f"model.num_classes must be at least 2 (or none: from the data), got {cfg.model.num_classes}"
+        )
     if cfg.train.aux_weight < 0:
         raise ConfigError(f"train.aux_weight must be >= 0, got {cfg.train.aux_weight}")
     if not 0 <= cfg.model.dropout < 1:
@@ -239,8 +251,10 @@ def validate(cfg: Config) -> None:
     if cfg.eval.every < 0:
         raise ConfigError(f"eval.every must be >= 0 (0 turns evaluation off), got {cfg.eval.every}")
     if cfg.eval.every and cfg.eval.every % cfg.train.log_every:
-        raise ConfigError(f"eval.every={cfg.eval.every} must be a multiple of train.log_every="
-                          f"{cfg.train.log_every} (scores go into that step's metrics.csv row)")
+        raise ConfigError(
+            f"eval.every={cfg.eval.every} must be a multiple of train.log_every="
+            f"{cfg.train.log_every} (scores go into that step's metrics.csv row)"
+        )
     if cfg.eval.n < 2:
         raise ConfigError(f"eval.n must be at least 2 samples, got {cfg.eval.n}")
 

@@ -51,8 +51,10 @@ def format_for(path: str | Path, fmt: str | None = None) -> str:
         return fmt
     suffix = Path(path).suffix.lower()
     if suffix not in SUFFIXES:
-        raise ExportError(f"cannot tell the format from {Path(path).name!r}: pass --format "
-                          f"onnx|torchscript or name the file *.onnx or *.pt")
+        raise ExportError(
+            f"cannot tell the format from {Path(path).name!r}: pass --format "
+            f"onnx|torchscript or name the file *.onnx or *.pt"
+        )
     return SUFFIXES[suffix]
 
 
@@ -91,8 +93,9 @@ def _import_onnx():
         import onnx
         import onnxscript  # noqa: F401  (torch.onnx's exporter needs it)
     except ImportError:
-        raise ExportError("ONNX export needs the onnx and onnxscript packages: "
-                          "pip install 'ganforge[export]'") from None
+        raise ExportError(
+            "ONNX export needs the onnx and onnxscript packages: pip install 'ganforge[export]'"
+        ) from None
     return onnx
 
 
@@ -106,9 +109,16 @@ def export_onnx(G: nn.Module, meta: dict[str, Any], path: str | Path) -> Path:
     inputs = example_inputs(meta, EXAMPLE_BATCH)
     try:
         with _quiet():
-            torch.onnx.export(G.eval(), inputs, str(path), input_names=names,
-                              output_names=["samples"], dynamo=True, external_data=False,
-                              dynamic_shapes={name: {0: batch} for name in names})
+            torch.onnx.export(
+                G.eval(),
+                inputs,
+                str(path),
+                input_names=names,
+                output_names=["samples"],
+                dynamo=True,
+                external_data=False,
+                dynamic_shapes={name: {0: batch} for name in names},
+            )
     except Exception as err:  # the exporter's errors are pages long; the first line says it
         raise ExportError(f"ONNX export failed: {str(err).splitlines()[0][:300]}") from None
     # Record what it takes to use the graph (noise, classes, image shape) inside the file.
@@ -124,16 +134,14 @@ def export_torchscript(G: nn.Module, meta: dict[str, Any], path: str | Path) -> 
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         with _quiet(), torch.no_grad():
-            traced = torch.jit.trace(G.eval(), example_inputs(meta, EXAMPLE_BATCH),
-                                     check_trace=False)
+            traced = torch.jit.trace(G.eval(), example_inputs(meta, EXAMPLE_BATCH), check_trace=False)
             torch.jit.save(traced, str(path), _extra_files={"generator.json": json.dumps(meta)})
     except Exception as err:
         raise ExportError(f"TorchScript export failed: {str(err).splitlines()[0][:300]}") from None
     return path
 
 
-def export_generator(G: nn.Module, meta: dict[str, Any], path: str | Path,
-                     fmt: str | None = None) -> Path:
+def export_generator(G: nn.Module, meta: dict[str, Any], path: str | Path, fmt: str | None = None) -> Path:
     """Export G (from ``load_generator``) as ``fmt`` (or the format its suffix names)."""
     fmt = format_for(path, fmt)
     G = G.cpu().float().eval()
@@ -149,11 +157,11 @@ def run_exported(path: str | Path, fmt: str, inputs: tuple[torch.Tensor, ...]) -
         try:
             import onnxruntime
         except ImportError:
-            raise ExportError("the ONNX parity check needs onnxruntime: "
-                              "pip install 'ganforge[export]'") from None
+            raise ExportError(
+                "the ONNX parity check needs onnxruntime: pip install 'ganforge[export]'"
+            ) from None
         session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        feeds = {inp.name: value.numpy() for inp, value in zip(session.get_inputs(), inputs,
-                                                                strict=True)}
+        feeds = {inp.name: value.numpy() for inp, value in zip(session.get_inputs(), inputs, strict=True)}
         return session.run(None, feeds)[0]
     with _quiet():  # torch.jit is deprecated in favour of torch.export, yet libtorch reads it
         module = torch.jit.load(str(path), map_location="cpu")
@@ -162,8 +170,9 @@ def run_exported(path: str | Path, fmt: str, inputs: tuple[torch.Tensor, ...]) -
 
 
 @torch.no_grad()
-def check_parity(G: nn.Module, meta: dict[str, Any], path: str | Path, fmt: str | None = None,
-                 n: int = 64, seed: int = 0) -> float:
+def check_parity(
+    G: nn.Module, meta: dict[str, Any], path: str | Path, fmt: str | None = None, n: int = 64, seed: int = 0
+) -> float:
     """Largest ``|exported(z) - G(z)|`` over ``n`` samples from seeded noise (and classes).
 
     ``n`` differs from the batch the graph was traced with, so the check also proves the batch
@@ -173,6 +182,5 @@ def check_parity(G: nn.Module, meta: dict[str, Any], path: str | Path, fmt: str 
     expected = G.cpu().float().eval()(*inputs).numpy()
     got = run_exported(path, format_for(path, fmt), inputs)
     if got.shape != expected.shape:
-        raise ExportError(f"the exported generator returned shape {got.shape}, PyTorch "
-                          f"{expected.shape}")
+        raise ExportError(f"the exported generator returned shape {got.shape}, PyTorch {expected.shape}")
     return float(np.abs(got - expected).max())

@@ -103,14 +103,27 @@ class GANLoss:
 
 
 LOSSES: dict[str, GANLoss] = {
-    "minimax": GANLoss(d_bce, g_minimax, "the paper's exact value function; G minimises "
-                       "log(1 - D(G(z))) (saturates)", probabilistic=True),
-    "nonsaturating": GANLoss(d_bce, g_nonsaturating, "BCE for D; G maximises log D(G(z)) "
-                             "(the practical default)", probabilistic=True),
+    "minimax": GANLoss(
+        d_bce,
+        g_minimax,
+        "the paper's exact value function; G minimises log(1 - D(G(z))) (saturates)",
+        probabilistic=True,
+    ),
+    "nonsaturating": GANLoss(
+        d_bce,
+        g_nonsaturating,
+        "BCE for D; G maximises log D(G(z)) (the practical default)",
+        probabilistic=True,
+    ),
     "lsgan": GANLoss(d_lsgan, g_lsgan, "least squares (Mao et al. 2017)", probabilistic=False),
     "hinge": GANLoss(d_hinge, g_critic, "hinge loss (Lim & Ye 2017, SN-GAN)", probabilistic=False),
-    "wgan-gp": GANLoss(d_wasserstein, g_critic, "Wasserstein critic + gradient penalty "
-                       "(Gulrajani et al. 2017)", probabilistic=False, gradient_penalty=True),
+    "wgan-gp": GANLoss(
+        d_wasserstein,
+        g_critic,
+        "Wasserstein critic + gradient penalty (Gulrajani et al. 2017)",
+        probabilistic=False,
+        gradient_penalty=True,
+    ),
 }
 
 

@@ -35,9 +35,16 @@ def seeded_inputs(meta: Mapping[str, Any], n: int, seed: int) -> tuple[Tensor, T
 
 
 @torch.no_grad()
-def generate(G: nn.Module, z: Tensor, labels: Tensor | None = None, *, batch_size: int = 500,
-             device: str | torch.device | None = None, progress: bool = False,
-             check_finite: bool = True) -> Tensor:
+def generate(
+    G: nn.Module,
+    z: Tensor,
+    labels: Tensor | None = None,
+    *,
+    batch_size: int = 500,
+    device: str | torch.device | None = None,
+    progress: bool = False,
+    check_finite: bool = True,
+) -> Tensor:
     """``G(z)`` (``G(z, labels)`` for a conditional G) in eval mode, in chunks of ``batch_size``.
 
     Returns float32 on the CPU: images ``[N, C, H, W]`` in [-1, 1] or points ``[N, D]``.

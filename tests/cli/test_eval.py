@@ -14,11 +14,32 @@ from ganforge.config import DataConfig
 from ganforge.data import DataError, load_dataset
 from ganforge.training.log import read_metrics
 
-TINY = ["--config", "configs/dcgan-fashion-mnist.yaml", "--set", "data.limit=300",
-        "--set", "model.g_width=8", "--set", "model.d_width=8", "--set", "train.steps=6",
-        "--set", "train.batch_size=16", "--set", "train.log_every=2",
-        "--set", "train.sample_every=100", "--set", "train.checkpoint_every=100",
-        "--set", "run.progress=false", "--set", "run.device=cpu", "--set", "eval.every=0"]
+TINY = [
+    "--config",
+    "configs/dcgan-fashion-mnist.yaml",
+    "--set",
+    "data.limit=300",
+    "--set",
+    "model.g_width=8",
+    "--set",
+    "model.d_width=8",
+    "--set",
+    "train.steps=6",
+    "--set",
+    "train.batch_size=16",
+    "--set",
+    "train.log_every=2",
+    "--set",
+    "train.sample_every=100",
+    "--set",
+    "train.checkpoint_every=100",
+    "--set",
+    "run.progress=false",
+    "--set",
+    "run.device=cpu",
+    "--set",
+    "eval.every=0",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -44,8 +65,21 @@ def run_dir(tmp_path_factory):
     torch.set_num_threads(1)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("GANFORGE_CACHE", str(tmp_path_factory.mktemp("cache")))
-        assert cli("train", *TINY, "--set", f"run.dir={run}", "--set", "eval.every=2",
-                   "--set", "eval.n=300", "--set", "eval.metrics=fid,kid,coverage") == 0
+        assert (
+            cli(
+                "train",
+                *TINY,
+                "--set",
+                f"run.dir={run}",
+                "--set",
+                "eval.every=2",
+                "--set",
+                "eval.n=300",
+                "--set",
+                "eval.metrics=fid,kid,coverage",
+            )
+            == 0
+        )
     return run
 
 
@@ -66,8 +100,10 @@ def test_training_with_eval_every_keeps_the_best_generator(run_dir):
 def test_evaluation_does_not_change_training(run_dir, tmp_path):
     plain = tmp_path / "plain"
     assert cli("train", *TINY, "--set", f"run.dir={plain}") == 0
-    evaluated, reference = load_file(run_dir / "generator.safetensors"), \
-        load_file(plain / "generator.safetensors")
+    evaluated, reference = (
+        load_file(run_dir / "generator.safetensors"),
+        load_file(plain / "generator.safetensors"),
+    )
     for key in reference:
         assert (evaluated[key] == reference[key]).all(), key
     assert "fid_fmnist" not in read_metrics(plain / "metrics.csv")
@@ -78,8 +114,16 @@ def test_eval_run_writes_metrics_json_with_protocol_cards(run_dir, capsys):
     printed = capsys.readouterr().out
     report = json.loads((run_dir / "metrics.json").read_text())
     assert report["which"] == "last" and report["step"] == 6
-    for name in ("fid_fmnist", "kid_fmnist", "precision_fmnist", "recall_fmnist",
-                 "density_fmnist", "coverage_fmnist", "is_fmnist", "classes_fmnist"):
+    for name in (
+        "fid_fmnist",
+        "kid_fmnist",
+        "precision_fmnist",
+        "recall_fmnist",
+        "density_fmnist",
+        "coverage_fmnist",
+        "is_fmnist",
+        "classes_fmnist",
+    ):
         card = report["scores"][name]["protocol"]
         assert card["metric"] == name and card["n_fake"] == 300 and card["n_real"] == 300
         assert card["real"] == "fashion-mnist:train" and card["feature_network"] == "fmnist"
@@ -88,8 +132,9 @@ def test_eval_run_writes_metrics_json_with_protocol_cards(run_dir, capsys):
     assert set(report["context"]) == {"real_test", "uniform_noise", "one_repeated_image"}
     assert "real_test" in printed and "protocol:" in printed
 
-    assert cli("eval", "--run", run_dir, "--n", 300, "--which", "best", "--metrics", "fid",
-               "--no-context") == 0
+    assert (
+        cli("eval", "--run", run_dir, "--n", 300, "--which", "best", "--metrics", "fid", "--no-context") == 0
+    )
     best = json.loads((run_dir / "metrics-best.json").read_text())
     assert best["which"] == "best" and "context" not in best
 
@@ -98,8 +143,10 @@ def test_eval_on_npy_files(run_dir, tmp_path, capsys):
     samples = tmp_path / "samples.npy"
     assert cli("sample", "--run", run_dir, "-n", 300, "--out", samples) == 0
     out = tmp_path / "m.json"
-    assert cli("eval", "--real", "fashion-mnist:test", "--fake", samples, "--metrics", "fid,kid",
-               "--out", out) == 0
+    assert (
+        cli("eval", "--real", "fashion-mnist:test", "--fake", samples, "--metrics", "fid,kid", "--out", out)
+        == 0
+    )
     report = json.loads(out.read_text())
     assert report["n_fake"] == 300 and report["real"] == "fashion-mnist:test"
     assert report["scores"]["fid_fmnist"]["protocol"]["fake"] == str(samples)
@@ -108,8 +155,19 @@ def test_eval_on_npy_files(run_dir, tmp_path, capsys):
     rgb = np.pad(rgb, ((0, 0), (2, 2), (2, 2), (0, 0)))
     np.save(tmp_path / "rgb.npy", rgb)
     capsys.readouterr()
-    assert cli("eval", "--real", "fashion-mnist:test", "--fake", tmp_path / "rgb.npy",
-               "--metrics", "fid", "--no-context") == 0
+    assert (
+        cli(
+            "eval",
+            "--real",
+            "fashion-mnist:test",
+            "--fake",
+            tmp_path / "rgb.npy",
+            "--metrics",
+            "fid",
+            "--no-context",
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "converted to gray" in printed and "resized to 28x28" in printed
 
@@ -127,9 +185,26 @@ def test_bad_usage_is_a_one_line_error(tmp_path, capsys):
 
 def test_point_runs_get_mode_coverage(tmp_path):
     run = tmp_path / "ring"
-    assert cli("train", "--config", "configs/gan-ring8.yaml", "--set", f"run.dir={run}",
-               "--set", "train.steps=4", "--set", "train.log_every=2", "--set", "eval.every=2",
-               "--set", "data.n_points=2000", "--set", "run.progress=false") == 0
+    assert (
+        cli(
+            "train",
+            "--config",
+            "configs/gan-ring8.yaml",
+            "--set",
+            f"run.dir={run}",
+            "--set",
+            "train.steps=4",
+            "--set",
+            "train.log_every=2",
+            "--set",
+            "eval.every=2",
+            "--set",
+            "data.n_points=2000",
+            "--set",
+            "run.progress=false",
+        )
+        == 0
+    )
     columns = read_metrics(run / "metrics.csv")
     assert len(columns["modes_covered"]) == 2 and "high_quality_share" in columns
     assert cli("eval", "--run", run) == 0

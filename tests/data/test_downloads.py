@@ -32,8 +32,7 @@ def test_fetch_checks_the_digest(tmp_path, monkeypatch):
     payload = b"some bytes" * 1000
     serve(monkeypatch, {"http://x/file": payload})
     folder = tmp_path / "downloads"
-    good = download.fetch("http://x/file", folder / "file", "sha256",
-                          hashlib.sha256(payload).hexdigest())
+    good = download.fetch("http://x/file", folder / "file", "sha256", hashlib.sha256(payload).hexdigest())
     assert good.read_bytes() == payload
     with pytest.raises(DataError, match="expected"):
         download.fetch("http://x/file", folder / "other", "sha256", "0" * 64)
@@ -46,8 +45,10 @@ def test_fetch_checks_the_digest(tmp_path, monkeypatch):
 def test_mnist_download_lands_in_cache(isolated, monkeypatch, idx_bytes):
     images = np.random.default_rng(0).integers(0, 256, (3, 28, 28), dtype=np.uint8)
     labels = np.array([1, 2, 3], dtype=np.uint8)
-    files = {"t10k-images-idx3-ubyte.gz": gzip.compress(idx_bytes(images)),
-             "t10k-labels-idx1-ubyte.gz": gzip.compress(idx_bytes(labels))}
+    files = {
+        "t10k-images-idx3-ubyte.gz": gzip.compress(idx_bytes(images)),
+        "t10k-labels-idx1-ubyte.gz": gzip.compress(idx_bytes(labels)),
+    }
     digests = {name: hashlib.md5(raw).hexdigest() for name, raw in files.items()}
     monkeypatch.setattr(idx, "MNIST", dataclasses.replace(idx.MNIST, digests=digests))
     asked = serve(monkeypatch, {idx.MNIST.mirror + name: raw for name, raw in files.items()})
@@ -63,10 +64,8 @@ def test_mnist_download_lands_in_cache(isolated, monkeypatch, idx_bytes):
 
 def test_tampered_download_is_rejected_and_not_kept(isolated, monkeypatch, idx_bytes):
     tampered = gzip.compress(idx_bytes(np.zeros((2, 28, 28))))
-    serve(monkeypatch, {idx.FASHION_MNIST.mirror + name: tampered
-                        for name in idx.FASHION_MNIST.digests})
-    monkeypatch.setattr(idx, "FASHION_MNIST",
-                        dataclasses.replace(idx.FASHION_MNIST, extra_folders=()))
+    serve(monkeypatch, {idx.FASHION_MNIST.mirror + name: tampered for name in idx.FASHION_MNIST.digests})
+    monkeypatch.setattr(idx, "FASHION_MNIST", dataclasses.replace(idx.FASHION_MNIST, extra_folders=()))
     with pytest.raises(DataError) as error:
         load_dataset(DataConfig(name="fashion-mnist"))
     assert "sha256" in str(error.value) and "apt-get install" in str(error.value)
@@ -75,8 +74,7 @@ def test_tampered_download_is_rejected_and_not_kept(isolated, monkeypatch, idx_b
 
 
 def test_network_failure_is_a_data_error(isolated, monkeypatch):
-    monkeypatch.setattr(idx, "FASHION_MNIST",
-                        dataclasses.replace(idx.FASHION_MNIST, extra_folders=()))
+    monkeypatch.setattr(idx, "FASHION_MNIST", dataclasses.replace(idx.FASHION_MNIST, extra_folders=()))
     with pytest.raises(DataError, match="could not download"):  # conftest: network is off
         load_dataset(DataConfig(name="fashion-mnist"))
 
@@ -92,10 +90,11 @@ def tar_gz(entries: dict[str, bytes]) -> bytes:
 
 
 def test_cifar_download_and_unpack(isolated, monkeypatch, py2_pickle):
-    batch = {b"data": np.arange(3072, dtype=np.uint32).astype(np.uint8)[None],
-             b"labels": [7]}
-    entries = {f"cifar-10-batches-py/{name}": py2_pickle(batch)
-               for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]}
+    batch = {b"data": np.arange(3072, dtype=np.uint32).astype(np.uint8)[None], b"labels": [7]}
+    entries = {
+        f"cifar-10-batches-py/{name}": py2_pickle(batch)
+        for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+    }
     archive = tar_gz(entries)
     monkeypatch.setattr(cifar, "ARCHIVE_MD5", hashlib.md5(archive).hexdigest())
     serve(monkeypatch, {cifar.URL: archive})
@@ -105,8 +104,7 @@ def test_cifar_download_and_unpack(isolated, monkeypatch, py2_pickle):
     assert [p.name for p in cache.iterdir()] == ["cifar-10-batches-py"]  # archive removed
 
 
-@pytest.mark.parametrize("name", ["../escape.txt", "/tmp/ganforge-absolute.txt",
-                                  "ok/../../escape.txt"])
+@pytest.mark.parametrize("name", ["../escape.txt", "/tmp/ganforge-absolute.txt", "ok/../../escape.txt"])
 def test_unsafe_tar_members_are_refused(tmp_path, name):
     archive = tmp_path / "bad.tar.gz"
     archive.write_bytes(tar_gz({"fine.txt": b"x", name: b"evil"}))

@@ -10,8 +10,7 @@ MIXTURES = {"ring8": 8, "grid25": 25}
 
 
 def load(name, seed=0, **overrides):
-    return load_dataset(DataConfig(name=name, n_points=overrides.pop("n_points", 2000),
-                                   **overrides), seed)
+    return load_dataset(DataConfig(name=name, n_points=overrides.pop("n_points", 2000), **overrides), seed)
 
 
 @pytest.mark.parametrize("name", sorted(MIXTURES))

@@ -50,8 +50,18 @@ def write_cifar(py2_pickle):
             batch = {b"batch_label": b"x", b"labels": labels, b"data": data, b"filenames": []}
             (folder / name).write_bytes(py2_pickle(batch))
             written[name] = data
-        names = [b"airplane", b"automobile", b"bird", b"cat", b"deer", b"dog", b"frog", b"horse",
-                 b"ship", b"truck"]
+        names = [
+            b"airplane",
+            b"automobile",
+            b"bird",
+            b"cat",
+            b"deer",
+            b"dog",
+            b"frog",
+            b"horse",
+            b"ship",
+            b"truck",
+        ]
         meta = {b"num_cases_per_batch": per_batch, b"label_names": names, b"num_vis": 3072}
         (folder / "batches.meta").write_bytes(py2_pickle(meta))
         return written
@@ -87,8 +97,7 @@ def test_idx_uncompressed_files_and_limit(tmp_path, write_mnist_like):
 def test_idx_resize_and_channels(tmp_path, write_mnist_like):
     images = np.random.default_rng(1).integers(0, 256, (4, 28, 28), dtype=np.uint8)
     write_mnist_like(tmp_path, "train", images, np.zeros(4, dtype=np.uint8))
-    dataset = load_dataset(DataConfig(name="mnist", root=str(tmp_path), image_size=32,
-                                      channels=3))
+    dataset = load_dataset(DataConfig(name="mnist", root=str(tmp_path), image_size=32, channels=3))
     assert dataset.data.shape == (4, 3, 32, 32)
     # gray -> RGB replicates the plane
     assert torch.equal(dataset.data[:, 0], dataset.data[:, 1])
@@ -138,16 +147,21 @@ def test_missing_mnist_names_places_looked(tmp_path, isolated, monkeypatch):
     with pytest.raises(DataError) as error:
         load_dataset(DataConfig(name="mnist", root=str(tmp_path / "nowhere"), download=False))
     message = str(error.value)
-    for place in (tmp_path / "nowhere", tmp_path / "shared" / "mnist", tmp_path / "shared",
-                  isolated / ".cache" / "ganforge" / "mnist"):
+    for place in (
+        tmp_path / "nowhere",
+        tmp_path / "shared" / "mnist",
+        tmp_path / "shared",
+        isolated / ".cache" / "ganforge" / "mnist",
+    ):
         assert str(place) in message
     assert "data.root" in message and "\n" not in message
 
 
 def test_missing_fashion_mnist_says_how_to_get_it(tmp_path, monkeypatch):
     nowhere = tmp_path / "no-debian-package"
-    monkeypatch.setattr(idx, "FASHION_MNIST",
-                        dataclasses.replace(idx.FASHION_MNIST, extra_folders=(str(nowhere),)))
+    monkeypatch.setattr(
+        idx, "FASHION_MNIST", dataclasses.replace(idx.FASHION_MNIST, extra_folders=(str(nowhere),))
+    )
     with pytest.raises(DataError) as error:
         load_dataset(DataConfig(name="fashion-mnist"))  # download on; the network is off
     message = str(error.value)
@@ -158,8 +172,10 @@ def test_missing_fashion_mnist_says_how_to_get_it(tmp_path, monkeypatch):
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 
-@pytest.mark.skipif(not (FASHION / "train-images-idx3-ubyte.gz").exists(),
-                    reason="Debian package dataset-fashion-mnist not installed")
+@pytest.mark.skipif(
+    not (FASHION / "train-images-idx3-ubyte.gz").exists(),
+    reason="Debian package dataset-fashion-mnist not installed",
+)
 def test_real_fashion_mnist_files():
     train = load_dataset(DataConfig(name="fashion-mnist", root=str(FASHION)))
     assert train.data.shape == (60000, 1, 28, 28) and train.data.dtype == torch.uint8
@@ -185,8 +201,15 @@ def test_cifar_python2_pickles_and_pixel_layout(tmp_path, write_cifar):
     assert np.array_equal(image[2], row[2048:].reshape(32, 32))
     assert np.array_equal(train.data[2].numpy().reshape(-1), written["data_batch_2"][0])
     assert train.class_names[0] == "airplane" and train.class_names[9] == "truck"
-    test = load_dataset(DataConfig(name="cifar10", root=str(tmp_path / "cifar-10-batches-py"),
-                                   split="test", channels=1, image_size=16))
+    test = load_dataset(
+        DataConfig(
+            name="cifar10",
+            root=str(tmp_path / "cifar-10-batches-py"),
+            split="test",
+            channels=1,
+            image_size=16,
+        )
+    )
     assert test.data.shape == (2, 1, 16, 16)
 
 
@@ -240,12 +263,13 @@ def make_folder(root: Path, with_corrupt: bool = True) -> dict[str, Path]:
     rng = np.random.default_rng(0)
     root.mkdir(parents=True, exist_ok=True)
     paths = {
-        "a": root / "a.png", "b": root / "b.png", "c": root / "c.jpg",
+        "a": root / "a.png",
+        "b": root / "b.png",
+        "c": root / "c.jpg",
     }
     Image.fromarray(rng.integers(0, 256, (30, 40, 3), dtype=np.uint8)).save(paths["a"])
     Image.fromarray(rng.integers(0, 256, (20, 20), dtype=np.uint8)).save(paths["b"])
-    Image.fromarray(rng.integers(0, 256, (50, 50, 3), dtype=np.uint8)).save(paths["c"],
-                                                                          quality=90)
+    Image.fromarray(rng.integers(0, 256, (50, 50, 3), dtype=np.uint8)).save(paths["c"], quality=90)
     if with_corrupt:
         good = io.BytesIO()
         Image.fromarray(np.zeros((64, 64, 3), dtype=np.uint8)).save(good, format="PNG")
@@ -267,8 +291,7 @@ def test_folder_skips_corrupt_file_with_warning(tmp_path):
 def test_folder_error_mode_names_the_file(tmp_path):
     make_folder(tmp_path / "images")
     with pytest.raises(DataError, match=r"broken\.png"):
-        load_dataset(DataConfig(name="folder", root=str(tmp_path / "images"),
-                                on_corrupt="error"))
+        load_dataset(DataConfig(name="folder", root=str(tmp_path / "images"), on_corrupt="error"))
 
 
 def test_folder_size_channels_and_determinism(tmp_path):
@@ -288,8 +311,9 @@ def test_folder_center_crop(tmp_path):
     wide[:, 10:20] = 255  # only the middle square is white
     (tmp_path / "images").mkdir()
     Image.fromarray(wide).save(tmp_path / "images" / "wide.png")
-    dataset = load_dataset(DataConfig(name="folder", root=str(tmp_path / "images"),
-                                      image_size=10, channels=1))
+    dataset = load_dataset(
+        DataConfig(name="folder", root=str(tmp_path / "images"), image_size=10, channels=1)
+    )
     assert dataset.data.min() == 255
 
 
@@ -300,8 +324,7 @@ def test_folder_subfolders_are_classes_and_splits(tmp_path):
     train = load_dataset(DataConfig(name="folder", root=str(tmp_path / "set"), image_size=8))
     assert train.class_names == ["cats", "dogs"]
     assert train.labels.tolist() == [0, 0, 0, 1, 1, 1]
-    test = load_dataset(DataConfig(name="folder", root=str(tmp_path / "set"), split="test",
-                                   image_size=8))
+    test = load_dataset(DataConfig(name="folder", root=str(tmp_path / "set"), split="test", image_size=8))
     assert len(test) == 3 and test.class_names == ["cats"]
 
 
@@ -317,10 +340,8 @@ def test_celeba_uses_partition_file(tmp_path, monkeypatch):
     images = tmp_path / "celeba" / "img_align_celeba"
     images.mkdir(parents=True)
     for i in range(1, 4):
-        Image.fromarray(np.full((218, 178, 3), i * 40, dtype=np.uint8)).save(
-            images / f"{i:06d}.jpg")
-    (images.parent / "list_eval_partition.txt").write_text(
-        "000001.jpg 0\n000002.jpg 1\n000003.jpg 2\n")
+        Image.fromarray(np.full((218, 178, 3), i * 40, dtype=np.uint8)).save(images / f"{i:06d}.jpg")
+    (images.parent / "list_eval_partition.txt").write_text("000001.jpg 0\n000002.jpg 1\n000003.jpg 2\n")
     monkeypatch.setenv("GANFORGE_DATA", str(tmp_path))
     train = load_dataset(DataConfig(name="celeba"))
     test = load_dataset(DataConfig(name="celeba", split="test", image_size=32))
@@ -356,9 +377,18 @@ def test_digits_split_shape_and_labels():
 
 
 def test_registered_names_and_kinds():
-    expected = {"fashion-mnist": "image", "mnist": "image", "cifar10": "image",
-                "folder": "image", "celeba": "image", "digits": "image", "ring8": "points",
-                "grid25": "points", "spiral": "points", "moons": "points"}
+    expected = {
+        "fashion-mnist": "image",
+        "mnist": "image",
+        "cifar10": "image",
+        "folder": "image",
+        "celeba": "image",
+        "digits": "image",
+        "ring8": "points",
+        "grid25": "points",
+        "spiral": "points",
+        "moons": "points",
+    }
     for name, kind in expected.items():
         assert DATASETS[name].kind == kind and DATASETS[name].summary
 

@@ -63,8 +63,7 @@ def test_detector_beats_chance_on_held_out_images(kind, steps):
     fake = with_checkerboard(smooth_images(600, seed=2), amplitude=4)  # invisible to the eye
     real_train, real_test = split(real, 0.5, seed=0)
     fake_train, fake_test = split(fake, 0.5, seed=0)
-    model = train_detector(kind, real_train, fake_train,
-                           DetectorSettings(steps=steps, batch_size=64, seed=0))
+    model = train_detector(kind, real_train, fake_train, DetectorSettings(steps=steps, batch_size=64, seed=0))
     figures = score_sets(model, real_test, fake_test)
     assert figures["auc"] > 0.9 and figures["accuracy"] > 0.75, figures
 
@@ -74,8 +73,22 @@ def test_cli_train_score_eval_and_bad_input(tmp_path, capsys):
     np.save(tmp_path / "real.npy", real[:, 0])  # [N, H, W]: gray images
     np.save(tmp_path / "fake.npy", fake.transpose(0, 2, 3, 1))  # [N, H, W, C], as `sample` writes
     det = tmp_path / "det"
-    run(["detect", "train", "--real", str(tmp_path / "real.npy"), "--fake",
-         str(tmp_path / "fake.npy"), "--out", str(det), "-n", "200", "--steps", "60"])
+    run(
+        [
+            "detect",
+            "train",
+            "--real",
+            str(tmp_path / "real.npy"),
+            "--fake",
+            str(tmp_path / "fake.npy"),
+            "--out",
+            str(det),
+            "-n",
+            "200",
+            "--steps",
+            "60",
+        ]
+    )
     info = json.loads((det / "detector.json").read_text())
     assert info["image_size"] == SIDE and info["channels"] == 1
     assert (det / "pixel.safetensors").is_file() and (det / "spectra.png").is_file()
@@ -84,8 +97,7 @@ def test_cli_train_score_eval_and_bad_input(tmp_path, capsys):
     folder.mkdir()
     Image.fromarray(fake[0, 0]).save(folder / "gray.png")
     rgb = np.repeat(smooth_images(1, seed=5)[0, 0, :, :, None], 3, axis=2)
-    Image.fromarray(np.pad(rgb, ((4, 4), (4, 4), (0, 0)))).resize((48, 48)).save(
-        folder / "big_rgb.png")
+    Image.fromarray(np.pad(rgb, ((4, 4), (4, 4), (0, 0)))).resize((48, 48)).save(folder / "big_rgb.png")
     (folder / "broken.png").write_bytes(b"not an image")
     capsys.readouterr()
     run(["detect", "score", str(det), str(folder)])
@@ -97,8 +109,21 @@ def test_cli_train_score_eval_and_bad_input(tmp_path, capsys):
     assert "broken.png" in err and "resized to 16x16" in err and "converted to 1" in err
 
     report = tmp_path / "eval.json"
-    run(["detect", "eval", str(det), "--real", str(tmp_path / "real.npy"), "--fake",
-         str(tmp_path / "fake.npy"), "-n", "100", "--json", str(report)])
+    run(
+        [
+            "detect",
+            "eval",
+            str(det),
+            "--real",
+            str(tmp_path / "real.npy"),
+            "--fake",
+            str(tmp_path / "fake.npy"),
+            "-n",
+            "100",
+            "--json",
+            str(report),
+        ]
+    )
     scores = json.loads(report.read_text())["scores"]
     assert set(scores) == {"pixel", "spectrum"}
     assert all(0 <= s["auc"] <= 1 and s["n_real"] == 100 for s in scores.values())

@@ -15,21 +15,25 @@ from pathlib import Path
 
 import pytest
 
-sync_api = pytest.importorskip("playwright.sync_api",
-                               reason="playwright is not installed (pip install playwright)")
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="playwright is not installed (pip install playwright)"
+)
 uvicorn = pytest.importorskip("uvicorn", reason="the lab extra is not installed")
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 if not os.path.exists(CHROMIUM):
-    pytest.skip("Debian's chromium is not installed (apt-get install chromium)",
-                allow_module_level=True)
+    pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
 
 from ganforge.lab.server import create_app  # noqa: E402  (after the skips)
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "lab"
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update"]
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
 
 
 class ServerThread:
@@ -41,8 +45,7 @@ class ServerThread:
         self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
         config = uvicorn.Config(app, log_level="warning", lifespan="on")
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run,
-                                       kwargs={"sockets": [self.socket]}, daemon=True)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True)
 
     def __enter__(self):
         self.thread.start()
@@ -184,7 +187,7 @@ def test_drawing_points_makes_them_the_data(page):
     # canvas spots map to data points (y up), and every real point is a jittered drawn one
     assert drawn[0][0] < 0 < drawn[0][1] and drawn[4][0] > 0 > drawn[4][1]
     for x, y in zip(real[::2], real[1::2]):
-        assert min((x - a) ** 2 + (y - b) ** 2 for a, b in drawn) < 0.2 ** 2
+        assert min((x - a) ** 2 + (y - b) ** 2 for a, b in drawn) < 0.2**2
     page.click("#play")
     page.wait_for_function("+document.getElementById('iteration').textContent > 5")
     page.click("#play")
@@ -194,8 +197,7 @@ def test_ring8_mid_training_screenshot(page):
     open_lab(page)
     page.eval_on_selector("#speed", "el => { el.value = 6; el.dispatchEvent(new Event('input')); }")
     page.click("#play")
-    page.wait_for_function("+document.getElementById('iteration').textContent >= 1500",
-                           timeout=60_000)
+    page.wait_for_function("+document.getElementById('iteration').textContent >= 1500", timeout=60_000)
     page.click("#play")
     page.wait_for_function("window.lab.frame.header.playing === false")
     page.wait_for_timeout(300)

@@ -27,7 +27,10 @@ def read_line(process, timeout):
 def test_serves_trains_and_stops_cleanly_on_ctrl_c():
     process = subprocess.Popen(
         [sys.executable, "-m", "ganforge", "lab", "--port", "0", "--loss", "minimax"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = read_line(process, timeout=60)
         assert line.startswith("ganforge lab: serving http://127.0.0.1:"), line
@@ -75,8 +78,10 @@ def test_other_hosts_get_a_warning(capsys):
 
 
 def test_bad_arguments(tmp_path, capsys):
-    for argv, problem in ((["lab", "--run", str(tmp_path / "nope")], "no such folder"),
-                          (["lab", "--max-sessions", "0"], "--max-sessions")):
+    for argv, problem in (
+        (["lab", "--run", str(tmp_path / "nope")], "no such folder"),
+        (["lab", "--max-sessions", "0"], "--max-sessions"),
+    ):
         with pytest.raises(SystemExit) as exit_:
             main(argv)
         assert exit_.value.code == 2

@@ -19,13 +19,19 @@ def msg(**fields):
     return json.dumps(fields)
 
 
-@pytest.mark.parametrize("message", [
-    {"type": "play"}, {"type": "pause"}, {"type": "reset"},
-    {"type": "step", "unit": "d"}, {"type": "step", "unit": "iteration"},
-    {"type": "set", "values": {"lr_d": 0.01, "loss": "minimax", "width": 32.0}},
-    {"type": "draw", "points": [[0, 0], [1.5, -1.5]]},
-    {"type": "ack", "seq": 3},
-])
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"type": "play"},
+        {"type": "pause"},
+        {"type": "reset"},
+        {"type": "step", "unit": "d"},
+        {"type": "step", "unit": "iteration"},
+        {"type": "set", "values": {"lr_d": 0.01, "loss": "minimax", "width": 32.0}},
+        {"type": "draw", "points": [[0, 0], [1.5, -1.5]]},
+        {"type": "ack", "seq": 3},
+    ],
+)
 def test_valid_messages_pass(message):
     assert parse_message(json.dumps(message))["type"] == message["type"]
 
@@ -36,36 +42,39 @@ def test_checked_values_are_converted():
     assert isinstance(command["values"]["width"], int)
 
 
-@pytest.mark.parametrize("text, problem", [
-    (b'{"type": "play"}', "JSON text"),
-    ("not json", "not valid JSON"),
-    ("[1, 2]", "JSON object"),
-    (msg(kind="play"), "JSON object"),
-    (msg(type="fly"), "unknown message type"),
-    (msg(type="play", extra=1), "takes no other fields"),
-    (msg(type="step"), "takes unit"),
-    (msg(type="step", unit="epoch"), "step unit"),
-    (msg(type="set", values={}), "non-empty"),
-    (msg(type="set", values=[1]), "non-empty"),
-    (msg(type="set", values={"lr_d": "fast"}), "lr_d must be a number"),
-    (msg(type="set", values={"lr_d": 2.0}), r"lr_d must be in \[1e-05, 0.5\]"),
-    (msg(type="set", values={"lr_d": 0}), "lr_d must be in"),
-    ('{"type": "set", "values": {"lr_g": NaN}}', "finite"),
-    (msg(type="set", values={"width": 10_000}), "width must be in"),
-    (msg(type="set", values={"width": 12.5}), "whole number"),
-    (msg(type="set", values={"d_steps": True}), "must be a number"),
-    (msg(type="set", values={"loss": "magic"}), "loss must be one of"),
-    (msg(type="set", values={"depth": 3}), "unknown setting 'depth'"),
-    (msg(type="draw", points=[[0, 0]]), "list of 2 to"),
-    (msg(type="draw", points=[[0, 0]] * (MAX_DRAWN_POINTS + 1)), "list of 2 to"),
-    (msg(type="draw", points=[[0, 0], [9, 9]]), "outside the drawing area"),
-    (msg(type="draw", points=[[0, 0], [1]]), r"\[x, y\]"),
-    (msg(type="draw", points=[[0, 0], ["a", 1]]), r"\[x, y\]"),
-    ('{"type": "draw", "points": [[0, 0], [NaN, 0]]}', "outside the drawing area"),
-    (msg(type="ack", seq=-1), "non-negative"),
-    (msg(type="ack", seq="1"), "non-negative"),
-    ("x" * (MAX_MESSAGE_CHARS + 1), "too long"),
-])
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        (b'{"type": "play"}', "JSON text"),
+        ("not json", "not valid JSON"),
+        ("[1, 2]", "JSON object"),
+        (msg(kind="play"), "JSON object"),
+        (msg(type="fly"), "unknown message type"),
+        (msg(type="play", extra=1), "takes no other fields"),
+        (msg(type="step"), "takes unit"),
+        (msg(type="step", unit="epoch"), "step unit"),
+        (msg(type="set", values={}), "non-empty"),
+        (msg(type="set", values=[1]), "non-empty"),
+        (msg(type="set", values={"lr_d": "fast"}), "lr_d must be a number"),
+        (msg(type="set", values={"lr_d": 2.0}), r"lr_d must be in \[1e-05, 0.5\]"),
+        (msg(type="set", values={"lr_d": 0}), "lr_d must be in"),
+        ('{"type": "set", "values": {"lr_g": NaN}}', "finite"),
+        (msg(type="set", values={"width": 10_000}), "width must be in"),
+        (msg(type="set", values={"width": 12.5}), "whole number"),
+        (msg(type="set", values={"d_steps": True}), "must be a number"),
+        (msg(type="set", values={"loss": "magic"}), "loss must be one of"),
+        (msg(type="set", values={"depth": 3}), "unknown setting 'depth'"),
+        (msg(type="draw", points=[[0, 0]]), "list of 2 to"),
+        (msg(type="draw", points=[[0, 0]] * (MAX_DRAWN_POINTS + 1)), "list of 2 to"),
+        (msg(type="draw", points=[[0, 0], [9, 9]]), "outside the drawing area"),
+        (msg(type="draw", points=[[0, 0], [1]]), r"\[x, y\]"),
+        (msg(type="draw", points=[[0, 0], ["a", 1]]), r"\[x, y\]"),
+        ('{"type": "draw", "points": [[0, 0], [NaN, 0]]}', "outside the drawing area"),
+        (msg(type="ack", seq=-1), "non-negative"),
+        (msg(type="ack", seq="1"), "non-negative"),
+        ("x" * (MAX_MESSAGE_CHARS + 1), "too long"),
+    ],
+)
 def test_invalid_messages_are_refused_with_a_reason(text, problem):
     with pytest.raises(ProtocolError, match=problem):
         parse_message(text)

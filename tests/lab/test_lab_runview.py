@@ -35,8 +35,7 @@ def kinds(alarms):
 
 
 def test_healthy_metrics_raise_no_alarm():
-    table = metrics(10, d_loss=[1.3] * 10, g_loss=[0.8] * 10, d_real=[0.55] * 10,
-                    d_fake=[0.45] * 10)
+    table = metrics(10, d_loss=[1.3] * 10, g_loss=[0.8] * 10, d_real=[0.55] * 10, d_fake=[0.45] * 10)
     assert find_alarms(table, probabilistic=True) == []
 
 
@@ -55,8 +54,9 @@ def test_d_winning_outright():
     rows = 10
     fake = np.array([0.4, 0.3, 0.2, 0.1, 0.05, 0.03, 0.02, 0.015, 0.01, 0.01])
     g_loss = -np.log(fake)  # non-saturating G loss climbs as D(G(z)) -> 0
-    table = metrics(rows, d_loss=np.linspace(1.3, 0.05, rows), g_loss=g_loss,
-                    d_real=[0.99] * rows, d_fake=fake)
+    table = metrics(
+        rows, d_loss=np.linspace(1.3, 0.05, rows), g_loss=g_loss, d_real=[0.99] * rows, d_fake=fake
+    )
     assert fake[-1] < D_WINS_FAKE
     assert kinds(find_alarms(table, probabilistic=True)) == ["d_wins"]
     # critic scores are not probabilities: no such alarm for WGAN-style losses
@@ -103,8 +103,7 @@ def test_summary_diagnostics_and_walk_of_a_real_run(digits_run):
     d_names = [n["name"] for n in result["d_norms"]]
     assert d_names == [name for name, _ in view_models_d_names()]
     assert all(n["norm"] > 0 and math.isfinite(n["norm"]) for n in result["g_norms"])
-    assert result["g_total"] == pytest.approx(math.sqrt(sum(n["norm"] ** 2
-                                                            for n in result["g_norms"])))
+    assert result["g_total"] == pytest.approx(math.sqrt(sum(n["norm"] ** 2 for n in result["g_norms"])))
     assert view.diagnostics() is result  # cached until a new checkpoint appears
 
     start, end = view.walk_png(0.0), view.walk_png(1.0)

@@ -28,9 +28,11 @@ def client(app):
 
 def receive(ws, timeout=20.0):
     """The next message, or fail after ``timeout`` s (TestClient's own receive never gives up)."""
+
     async def next_message():
         with anyio.fail_after(timeout):
             return await ws._send_rx.receive()
+
     message = ws.portal.call(next_message)
     if message["type"] == "websocket.close":
         raise WebSocketDisconnect(message.get("code", 1000))
@@ -154,11 +156,17 @@ def test_drawing(client):
         assert header["data"] == "drawn" and "real" in arrays
 
 
-@pytest.mark.parametrize("bad", [
-    "not json", '{"type": "fly"}', '{"type": "set", "values": {"lr_d": 7}}',
-    '{"type": "set", "values": {"width": "wide"}}', '{"type": "draw", "points": [[0, 0]]}',
-    '{"type": "step", "unit": "epoch"}',
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "not json",
+        '{"type": "fly"}',
+        '{"type": "set", "values": {"lr_d": 7}}',
+        '{"type": "set", "values": {"width": "wide"}}',
+        '{"type": "draw", "points": [[0, 0]]}',
+        '{"type": "step", "unit": "epoch"}',
+    ],
+)
 def test_invalid_messages_get_an_error_and_the_session_goes_on(client, bad):
     with lab_page(client) as (ws, _, _, _):
         ws.send_text(bad)

@@ -25,6 +25,7 @@ def changed(before, module):
 def strict_json(header_bytes):
     def refuse(name):
         raise ValueError(f"non-JSON constant {name}")
+
     return json.loads(header_bytes, parse_constant=refuse)
 
 
@@ -94,7 +95,7 @@ def test_frame_holds_what_the_page_draws():
     session.train(2, 60)
     header, arrays = decode_frame(session.frame(7, True, 123.4))
     assert header["seq"] == 7 and header["iteration"] == 2 and header["rate"] == 123.4
-    assert arrays["heat"].shape == (HEAT_RESOLUTION ** 2,)
+    assert arrays["heat"].shape == (HEAT_RESOLUTION**2,)
     assert arrays["fake"].shape == arrays["arrows"].shape == (2 * DISPLAY_FAKES,)
     assert arrays["real"].shape == (2 * DISPLAY_REALS,)
     rows, cols = header["manifold"]["rows"], header["manifold"]["cols"]
@@ -131,7 +132,7 @@ def test_divergence_is_caught_and_frames_stay_valid_json():
     assert session.diverged and session.iteration == 1  # stopped at the first bad iteration
     data = session.frame(0, False, None)
     length = int.from_bytes(data[:4], "little")
-    header = strict_json(data[4:4 + length])
+    header = strict_json(data[4 : 4 + length])
     assert header["diverged"] is True
 
 

@@ -58,8 +58,13 @@ def untrained_cdcgan_run(tmp_path_factory):
         pytest.skip("Fashion-MNIST files not present")
     torch.manual_seed(0)
     cfg = ModelConfig(name="cdcgan", z_dim=16, g_width=8, num_classes=10)
-    meta = {"model": dataclasses.asdict(cfg), "data_shape": [1, 28, 28], "num_classes": 10,
-            "step": 0, "data": {"name": "fashion-mnist", "kind": "image", "class_names": None}}
+    meta = {
+        "model": dataclasses.asdict(cfg),
+        "data_shape": [1, 28, 28],
+        "num_classes": 10,
+        "step": 0,
+        "data": {"name": "fashion-mnist", "kind": "image", "class_names": None},
+    }
     run_dir = tmp_path_factory.mktemp("cdcgan-run")
     save_generator(run_dir, build_generator(cfg, (1, 28, 28)), meta)
     return run_dir
@@ -104,8 +109,12 @@ def test_conditional_metrics_need_a_conditional_run(tmp_path):
     from ganforge.models import build_generator
 
     cfg = ModelConfig(name="dcgan", z_dim=16, g_width=8)
-    meta = {"model": dataclasses.asdict(cfg), "data_shape": [1, 28, 28], "step": 0,
-            "data": {"name": "fashion-mnist", "kind": "image", "class_names": None}}
+    meta = {
+        "model": dataclasses.asdict(cfg),
+        "data_shape": [1, 28, 28],
+        "step": 0,
+        "data": {"name": "fashion-mnist", "kind": "image", "class_names": None},
+    }
     save_generator(tmp_path, build_generator(cfg, (1, 28, 28)), meta)
     with pytest.raises(MetricError, match="conditional generator"):
         evaluate_run(tmp_path, EvalSettings(metrics="conditional"))

@@ -54,8 +54,10 @@ def test_metric_direction():
     assert E.metric_direction("reverse_kl") == -1
 
 
-@pytest.mark.parametrize("shape,layout", [((5, 8, 9), "NHW"), ((5, 8, 9, 3), "NHWC"),
-                                          ((5, 3, 8, 9), "NCHW"), ((5, 8, 9, 4), "NHWC")])
+@pytest.mark.parametrize(
+    "shape,layout",
+    [((5, 8, 9), "NHW"), ((5, 8, 9, 3), "NHWC"), ((5, 3, 8, 9), "NCHW"), ((5, 8, 9, 4), "NHWC")],
+)
 def test_images_from_array_layouts(shape, layout):
     array = np.random.RandomState(0).randint(0, 256, shape, dtype=np.uint8)
     images, notes = E.images_from_array(array, "x.npy")
@@ -95,8 +97,9 @@ def test_compute_scores_names_and_parameters():
     probs = np.eye(3)[rng.randint(0, 3, 40)] * 0.9 + 0.1 / 3
     fake = Features(rng.randn(40, 4) + 0.5, probs)
     scores = E.compute_scores(real, fake, E.parse_metrics("auto"), "net", num_classes=3)
-    assert list(scores) == [f"{m}_net" for m in ("fid", "kid", "precision", "recall", "density",
-                                                 "coverage", "is", "classes")]
+    assert list(scores) == [
+        f"{m}_net" for m in ("fid", "kid", "precision", "recall", "density", "coverage", "is", "classes")
+    ]
     assert scores["kid_net"]["parameters"] == {"subsets": 100, "subset_size": 40}
     assert scores["precision_net"]["parameters"] == {"k": 3}
     assert scores["coverage_net"]["parameters"] == {"k": 5}
@@ -109,14 +112,24 @@ def test_npy_against_data_set_with_cards_context_and_cache(tmp_path, fmnist_trai
     fake_path = tmp_path / "fake.npy"
     np.save(fake_path, fmnist_train.data[:300, 0].numpy())  # [N, H, W] real training images
     settings = E.EvalSettings(metrics="fid,kid,prdc,is,classes", n=300)
-    report = E.evaluate(E.parse_source("fashion-mnist:test"), E.parse_source(str(fake_path)),
-                        settings)
+    report = E.evaluate(E.parse_source("fashion-mnist:test"), E.parse_source(str(fake_path)), settings)
     scores = report["scores"]
-    assert set(scores) == {f"{m}_fmnist" for m in ("fid", "kid", "precision", "recall",
-                                                   "density", "coverage", "is", "classes")}
+    assert set(scores) == {
+        f"{m}_fmnist" for m in ("fid", "kid", "precision", "recall", "density", "coverage", "is", "classes")
+    }
     card = scores["fid_fmnist"]["protocol"]
-    for key in ("metric", "feature_network", "feature_network_sha256", "input_size", "resize",
-                "n_real", "n_fake", "real", "seed", "ganforge_version"):
+    for key in (
+        "metric",
+        "feature_network",
+        "feature_network_sha256",
+        "input_size",
+        "resize",
+        "n_real",
+        "n_fake",
+        "real",
+        "seed",
+        "ganforge_version",
+    ):
         assert key in card, key
     assert card["n_real"] == card["n_fake"] == 300 and card["real"] == "fashion-mnist:test"
     assert not report["real_cached"]
@@ -137,8 +150,7 @@ def test_npy_against_data_set_with_cards_context_and_cache(tmp_path, fmnist_trai
     stats = sorted(p.name for p in (private_cache / "stats").iterdir())
     assert any(name.startswith("real-fashion-mnist-test-fmnist") for name in stats)
     assert not any(name.endswith(".tmp") for name in stats)
-    again = E.evaluate(E.parse_source("fashion-mnist:test"), E.parse_source(str(fake_path)),
-                       settings)
+    again = E.evaluate(E.parse_source("fashion-mnist:test"), E.parse_source(str(fake_path)), settings)
     assert again["real_cached"]
     assert again["scores"]["fid_fmnist"]["value"] == pytest.approx(fid, rel=1e-12)
     assert again["context"] == json.loads(json.dumps(context))
@@ -148,30 +160,44 @@ def test_too_few_samples_is_a_clear_error(tmp_path, fmnist_train):
     fake_path = tmp_path / "fake.npy"
     np.save(fake_path, fmnist_train.data[:50].numpy())  # [N, 1, H, W]
     with pytest.raises(MetricError, match="at least 129 samples"):
-        E.evaluate(E.parse_source("fashion-mnist:test"), E.parse_source(str(fake_path)),
-                   E.EvalSettings(metrics="fid", context=False))
+        E.evaluate(
+            E.parse_source("fashion-mnist:test"),
+            E.parse_source(str(fake_path)),
+            E.EvalSettings(metrics="fid", context=False),
+        )
 
 
 def test_training_evaluator_tracks_the_best_value(fmnist_train):
     cfg = EvalConfig(every=10, metrics="kid,fid", n=200)
-    history = [{"step": "10", "kid_fmnist": "0.5"}, {"step": "20", "kid_fmnist": ""},
-               {"step": "30", "kid_fmnist": "0.2"}]
-    evaluator = E.TrainingEvaluator(cfg, DataConfig(name="fashion-mnist"), fmnist_train, 0,
-                                    "cpu", history)
+    history = [
+        {"step": "10", "kid_fmnist": "0.5"},
+        {"step": "20", "kid_fmnist": ""},
+        {"step": "30", "kid_fmnist": "0.2"},
+    ]
+    evaluator = E.TrainingEvaluator(cfg, DataConfig(name="fashion-mnist"), fmnist_train, 0, "cpu", history)
     assert evaluator.columns == ["fid_fmnist", "kid_fmnist"]  # printing order
     assert evaluator.best_column == "fid_fmnist" and evaluator.best_value is None
     assert evaluator.improved({"fid_fmnist": 40.0})
     assert not evaluator.improved({"fid_fmnist": 41.0})
     assert evaluator.improved({"fid_fmnist": 39.0}) and evaluator.best_value == 39.0
-    resumed = E.TrainingEvaluator(EvalConfig(every=10, metrics="fid,kid", n=200,
-                                             best_metric="kid_fmnist"),
-                                  DataConfig(name="fashion-mnist"), fmnist_train, 0, "cpu",
-                                  history)
+    resumed = E.TrainingEvaluator(
+        EvalConfig(every=10, metrics="fid,kid", n=200, best_metric="kid_fmnist"),
+        DataConfig(name="fashion-mnist"),
+        fmnist_train,
+        0,
+        "cpu",
+        history,
+    )
     assert resumed.best_value == 0.2  # recovered from metrics.csv rows
     assert resumed.due(20, 25) and resumed.due(25, 25) and not resumed.due(21, 25)
     with pytest.raises(MetricError, match="best_metric"):
-        E.TrainingEvaluator(EvalConfig(every=10, best_metric="fid_inception"),
-                            DataConfig(name="fashion-mnist"), fmnist_train, 0, "cpu")
+        E.TrainingEvaluator(
+            EvalConfig(every=10, best_metric="fid_inception"),
+            DataConfig(name="fashion-mnist"),
+            fmnist_train,
+            0,
+            "cpu",
+        )
 
 
 def test_feature_network_choice_for_auto():

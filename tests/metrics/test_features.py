@@ -130,13 +130,12 @@ def test_evaluator_train_command_builds_a_loadable_network(tmp_path, capsys):
         labels = np.arange(count) % 10
         images = rng.randint(0, 60, (count, 28, 28))
         for i, label in enumerate(labels):
-            images[i, 2 * label + 4:2 * label + 7] = 255
+            images[i, 2 * label + 4 : 2 * label + 7] = 255
         _write_idx(root / f"{prefix}-images-idx3-ubyte.gz", images)
         _write_idx(root / f"{prefix}-labels-idx1-ubyte.gz", labels)
     out = tmp_path / "out"
     with pytest.raises(SystemExit) as done:
-        main(["evaluator", "train", "mnist", "--root", str(root), "--out", str(out),
-              "--epochs", "2"])
+        main(["evaluator", "train", "mnist", "--root", str(root), "--out", str(out), "--epochs", "2"])
     assert done.value.code == 0
     weights = out / "evaluator-mnist.safetensors"
     info = json.loads(weights.with_suffix(".json").read_text())

@@ -74,9 +74,7 @@ def test_agrees_with_pytorch_fid_formula_and_eigen_route():
 def test_symmetric_and_zero_for_identical_inputs():
     feats_a = random_features(4)
     feats_b = random_features(5, shift=0.5)
-    assert fid_from_features(feats_a, feats_b) == pytest.approx(
-        fid_from_features(feats_b, feats_a), rel=1e-6
-    )
+    assert fid_from_features(feats_a, feats_b) == pytest.approx(fid_from_features(feats_b, feats_a), rel=1e-6)
     assert fid_from_features(feats_a, feats_b) > 1.0
     scale = np.trace(np.cov(feats_a, rowvar=False))
     assert abs(fid_from_features(feats_a, feats_a)) < 1e-8 * scale

@@ -19,14 +19,19 @@ from ganforge.training.loop import train, train_iteration
 from ganforge.training.state import build_state
 
 K = 5
-CASES = [("cgan", "projection", (1, 8, 8)), ("cgan", "projection", (2,)),
-         ("cdcgan", "projection", (1, 28, 28)), ("cdcgan", "acgan", (3, 32, 32)),
-         ("cdcgan", "projection", (1, 64, 64))]
+CASES = [
+    ("cgan", "projection", (1, 8, 8)),
+    ("cgan", "projection", (2,)),
+    ("cdcgan", "projection", (1, 28, 28)),
+    ("cdcgan", "acgan", (3, 32, 32)),
+    ("cdcgan", "projection", (1, 64, 64)),
+]
 
 
 def small(name, conditioning="projection", num_classes=K):
-    return ModelConfig(name=name, z_dim=16, g_width=8, d_width=8, num_classes=num_classes,
-                       conditioning=conditioning)
+    return ModelConfig(
+        name=name, z_dim=16, g_width=8, d_width=8, num_classes=num_classes, conditioning=conditioning
+    )
 
 
 def judge(D, x, labels):
@@ -100,12 +105,27 @@ def test_missing_num_classes_fails_at_build():
 
 # --- the training step -----------------------------------------------------------------
 
+
 def tiny(tmp_path, *overrides):
-    return load_config(None, [
-        f"run.dir={tmp_path}", "run.progress=false", "data.name=digits", "model.name=cgan",
-        "model.z_dim=8", "model.g_width=32", "model.d_width=32", "train.batch_size=32",
-        "train.steps=4", "train.log_every=2", "train.sample_every=100",
-        "train.checkpoint_every=2", "train.grid_size=20", *overrides])
+    return load_config(
+        None,
+        [
+            f"run.dir={tmp_path}",
+            "run.progress=false",
+            "data.name=digits",
+            "model.name=cgan",
+            "model.z_dim=8",
+            "model.g_width=32",
+            "model.d_width=32",
+            "train.batch_size=32",
+            "train.steps=4",
+            "train.log_every=2",
+            "train.sample_every=100",
+            "train.checkpoint_every=2",
+            "train.grid_size=20",
+            *overrides,
+        ],
+    )
 
 
 def test_real_labels_follow_the_batch_and_fake_labels_are_uniform(tmp_path):
@@ -125,9 +145,16 @@ def test_real_labels_follow_the_batch_and_fake_labels_are_uniform(tmp_path):
 @pytest.mark.parametrize("loss", sorted(LOSSES))
 def test_every_loss_trains_both_conditionings(tmp_path, loss):
     for conditioning in ("projection", "acgan"):
-        cfg = tiny(tmp_path / conditioning, "model.name=cdcgan", "data.image_size=28",
-                   f"model.conditioning={conditioning}", f"train.loss={loss}",
-                   "model.g_width=4", "model.d_width=4", "train.batch_size=8")
+        cfg = tiny(
+            tmp_path / conditioning,
+            "model.name=cdcgan",
+            "data.image_size=28",
+            f"model.conditioning={conditioning}",
+            f"train.loss={loss}",
+            "model.g_width=4",
+            "model.d_width=4",
+            "train.batch_size=8",
+        )
         state = build_state(cfg)
         before = {k: v.clone() for k, v in state.D.state_dict().items()}
         stats = train_iteration(state)
@@ -142,10 +169,10 @@ def test_resume_continues_exactly_and_exports_class_meta(tmp_path):
     straight = train(tiny(tmp_path / "a", "train.steps=4"))
     train(tiny(tmp_path / "b", "train.steps=2"))
     resumed = train(tiny(tmp_path / "b", "train.steps=4"), resume=True)
-    for a, b in zip(straight.G.state_dict().values(), resumed.G.state_dict().values(),
-                    strict=True):
+    for a, b in zip(straight.G.state_dict().values(), resumed.G.state_dict().values(), strict=True):
         assert torch.equal(a, b)
     from ganforge.checkpoint import load_generator
+
     G, meta = load_generator(tmp_path / "b")
     assert meta["num_classes"] == 10 and meta["data"]["class_names"][3] == "3"
     assert G(torch.zeros(2, 8), torch.tensor([1, 2])).shape == (2, 1, 8, 8)
@@ -158,8 +185,14 @@ def test_conditional_model_needs_labelled_data(tmp_path):
     folder.mkdir()
     for i in range(4):
         Image.fromarray(np.full((8, 8), 40 * i, np.uint8)).save(folder / f"{i}.png")
-    cfg = tiny(tmp_path / "run", "data.name=folder", f"data.root={folder}", "data.image_size=8",
-               "data.channels=1", "train.batch_size=2")
+    cfg = tiny(
+        tmp_path / "run",
+        "data.name=folder",
+        f"data.root={folder}",
+        "data.image_size=8",
+        "data.channels=1",
+        "train.batch_size=2",
+    )
     with pytest.raises(GanforgeError, match="has no class labels"):
         build_state(cfg)
     with pytest.raises(GanforgeError, match="labels up to 9"):
@@ -173,10 +206,21 @@ def test_tiny_digits_run_makes_the_requested_classes(tmp_path):
     and 0.65 (seed 1) after 1,000 steps, ~0.9 by 1,250: the label takes hold late (cgan.py)."""
     from sklearn.linear_model import LogisticRegression
 
-    state = train(tiny(tmp_path, "train.steps=1000", "model.g_width=128", "model.d_width=128",
-                       "model.z_dim=100", "model.dropout=0.5", "train.batch_size=256",
-                       "train.lr_g=0.001", "train.lr_d=0.001", "train.log_every=250",
-                       "train.checkpoint_every=1000"))
+    state = train(
+        tiny(
+            tmp_path,
+            "train.steps=1000",
+            "model.g_width=128",
+            "model.d_width=128",
+            "model.z_dim=100",
+            "model.dropout=0.5",
+            "train.batch_size=256",
+            "train.lr_g=0.001",
+            "train.lr_d=0.001",
+            "train.log_every=250",
+            "train.checkpoint_every=1000",
+        )
+    )
     real = state.dataset.data.flatten(1).float().numpy() / 127.5 - 1
     classifier = LogisticRegression(max_iter=1000).fit(real, state.dataset.labels.numpy())
     labels = torch.arange(500) % 10
@@ -195,10 +239,13 @@ def saved_run(tmp_path, name, num_classes):
 
     cfg = small(name, num_classes=num_classes)
     G, _ = build_models(cfg, (1, 8, 8))
-    meta = {"model": dataclasses.asdict(cfg), "data_shape": [1, 8, 8], "step": 0,
-            "num_classes": num_classes,
-            "data": {"name": "digits", "kind": "image",
-                     "class_names": [f"c{i}" for i in range(K)]}}
+    meta = {
+        "model": dataclasses.asdict(cfg),
+        "data_shape": [1, 8, 8],
+        "step": 0,
+        "num_classes": num_classes,
+        "data": {"name": "digits", "kind": "image", "class_names": [f"c{i}" for i in range(K)]},
+    }
     save_generator(tmp_path / name, G, meta)
     return tmp_path / name
 

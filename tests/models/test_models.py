@@ -9,8 +9,14 @@ import torch
 from ganforge.config import ModelConfig
 from ganforge.models import MODELS, ModelError, build_models, sample_noise
 
-CASES = [("mlp", (2,)), ("mlp", (1, 8, 8)), ("dcgan", (1, 28, 28)), ("dcgan", (3, 32, 32)),
-         ("dcgan", (3, 64, 64)), ("dcgan", (1, 64, 64))]
+CASES = [
+    ("mlp", (2,)),
+    ("mlp", (1, 8, 8)),
+    ("dcgan", (1, 28, 28)),
+    ("dcgan", (3, 32, 32)),
+    ("dcgan", (3, 64, 64)),
+    ("dcgan", (1, 64, 64)),
+]
 
 
 def small(name, **kw):
@@ -68,13 +74,16 @@ def test_dcgan_init_is_normal_002():
     assert abs(conv.std().item() - 0.02) < 0.001 and abs(conv.mean().item()) < 0.001
 
 
-@pytest.mark.parametrize("name, shape, message", [
-    ("dcgan", (1, 48, 48), "28, 32, 64 px, got 48x48: set data.image_size"),
-    ("dcgan", (2,), "use model.name=mlp"),
-    ("dcgan", (4, 32, 32), "1 or 3 channels"),
-    ("mlp", (3, 128, 128), "too big"),
-    ("gan9000", (2,), "choose one of: .*dcgan"),
-])
+@pytest.mark.parametrize(
+    "name, shape, message",
+    [
+        ("dcgan", (1, 48, 48), "28, 32, 64 px, got 48x48: set data.image_size"),
+        ("dcgan", (2,), "use model.name=mlp"),
+        ("dcgan", (4, 32, 32), "1 or 3 channels"),
+        ("mlp", (3, 128, 128), "too big"),
+        ("gan9000", (2,), "choose one of: .*dcgan"),
+    ],
+)
 def test_unsupported_shapes_fail_at_build(name, shape, message):
     with pytest.raises(ModelError, match=message):
         build_models(small(name), shape)

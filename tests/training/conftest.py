@@ -5,11 +5,23 @@ from ganforge.config import load_config
 
 def _tiny_digits(run_dir, *overrides):
     """An MLP GAN on the 8x8 digits that trains a step in about a millisecond."""
-    return load_config(None, [
-        f"run.dir={run_dir}", "run.progress=false", "data.name=digits", "model.name=mlp",
-        "model.g_width=64", "model.d_width=64", "model.z_dim=16", "train.batch_size=32",
-        "train.log_every=5", "train.sample_every=1000", "train.checkpoint_every=10",
-        *overrides])
+    return load_config(
+        None,
+        [
+            f"run.dir={run_dir}",
+            "run.progress=false",
+            "data.name=digits",
+            "model.name=mlp",
+            "model.g_width=64",
+            "model.d_width=64",
+            "model.z_dim=16",
+            "train.batch_size=32",
+            "train.log_every=5",
+            "train.sample_every=1000",
+            "train.checkpoint_every=10",
+            *overrides,
+        ],
+    )
 
 
 @pytest.fixture

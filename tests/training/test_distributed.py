@@ -24,20 +24,47 @@ WORLD = 2
 
 def digits_config(run_dir, *overrides):
     """The MLP GAN on 8x8 digits (no batch norm, so 1 and 2 processes compute the same)."""
-    return load_config(None, [
-        f"run.dir={run_dir}", "run.progress=false", "data.name=digits", "model.name=mlp",
-        "model.g_width=64", "model.d_width=64", "model.z_dim=16", "train.batch_size=32",
-        "train.log_every=2", "train.sample_every=1000", "train.checkpoint_every=6",
-        "train.ema_decay=0.9", *overrides])
+    return load_config(
+        None,
+        [
+            f"run.dir={run_dir}",
+            "run.progress=false",
+            "data.name=digits",
+            "model.name=mlp",
+            "model.g_width=64",
+            "model.d_width=64",
+            "model.z_dim=16",
+            "train.batch_size=32",
+            "train.log_every=2",
+            "train.sample_every=1000",
+            "train.checkpoint_every=6",
+            "train.ema_decay=0.9",
+            *overrides,
+        ],
+    )
 
 
 def dcgan_config(run_dir, *overrides):
     """A tiny DCGAN (batch norm in G and D) on the digits upscaled to 28 px."""
-    return load_config(None, [
-        f"run.dir={run_dir}", "run.progress=false", "data.name=digits", "data.image_size=28",
-        "model.name=dcgan", "model.g_width=8", "model.d_width=8", "model.z_dim=16",
-        "train.batch_size=16", "train.steps=4", "train.log_every=1", "train.sample_every=1000",
-        "train.checkpoint_every=4", *overrides])
+    return load_config(
+        None,
+        [
+            f"run.dir={run_dir}",
+            "run.progress=false",
+            "data.name=digits",
+            "data.image_size=28",
+            "model.name=dcgan",
+            "model.g_width=8",
+            "model.d_width=8",
+            "model.z_dim=16",
+            "train.batch_size=16",
+            "train.steps=4",
+            "train.log_every=1",
+            "train.sample_every=1000",
+            "train.checkpoint_every=4",
+            *overrides,
+        ],
+    )
 
 
 def ddp_trainings(root: str) -> None:
@@ -54,8 +81,15 @@ def ddp_trainings(root: str) -> None:
 def ddp_runs(tmp_path_factory):
     """Run the 2-process trainings once for all tests of this module; returns their root."""
     root = tmp_path_factory.mktemp("ddp")
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-               f"--nproc_per_node={WORLD}", __file__, str(root)]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={WORLD}",
+        __file__,
+        str(root),
+    ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     return root
@@ -118,8 +152,9 @@ def test_ddp_with_batch_norm_trains_and_keeps_the_checkpoint_format(ddp_runs, tm
 
 def test_sharded_sampler_splits_each_global_batch():
     single = EpochSampler(40, 8, seed=3, device=torch.device("cpu"))
-    ranks = [ShardedSampler(40, 8, 3, torch.device("cpu"), DistContext(rank=r, world_size=2))
-             for r in range(2)]
+    ranks = [
+        ShardedSampler(40, 8, 3, torch.device("cpu"), DistContext(rank=r, world_size=2)) for r in range(2)
+    ]
     for _ in range(7):  # across an epoch boundary
         expected = single.next()
         assert torch.equal(torch.cat([r.next() for r in ranks]), expected)

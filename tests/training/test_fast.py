@@ -17,15 +17,32 @@ from ganforge.training.fast import CompileRunner, GraphRunner, SpeedPlan
 
 def dcgan_config(run_dir, *overrides):
     """A tiny DCGAN on the digits upscaled to 28 px: convolutions and batch norm, fast."""
-    return load_config(None, [
-        f"run.dir={run_dir}", "run.progress=false", "data.name=digits", "data.image_size=28",
-        "model.name=dcgan", "model.g_width=8", "model.d_width=8", "model.z_dim=16",
-        "train.batch_size=16", "train.log_every=2", "train.sample_every=1000",
-        "train.checkpoint_every=1000", *overrides])
+    return load_config(
+        None,
+        [
+            f"run.dir={run_dir}",
+            "run.progress=false",
+            "data.name=digits",
+            "data.image_size=28",
+            "model.name=dcgan",
+            "model.g_width=8",
+            "model.d_width=8",
+            "model.z_dim=16",
+            "train.batch_size=16",
+            "train.log_every=2",
+            "train.sample_every=1000",
+            "train.checkpoint_every=1000",
+            *overrides,
+        ],
+    )
 
 
-PLAIN = ("train.precision=fp32", "train.memory_format=contiguous", "train.adam_impl=loop",
-         "train.compile=eager")
+PLAIN = (
+    "train.precision=fp32",
+    "train.memory_format=contiguous",
+    "train.adam_impl=loop",
+    "train.compile=eager",
+)
 
 
 def losses(state, steps=4, run=train_iteration):
@@ -40,12 +57,15 @@ def plain_state(tmp_path, *overrides):
     return build_state(dcgan_config(tmp_path / "plain", *PLAIN, *overrides))
 
 
-@pytest.mark.parametrize("switch, tolerance", [
-    ("train.precision=bf16", 0.05),  # bf16 keeps 8 bits of mantissa: ~0.4 % per op
-    ("train.memory_format=channels_last", 1e-4),  # other kernels, other summation order
-    ("train.adam_impl=fused", 1e-4),
-    ("train.adam_impl=foreach", 1e-4),
-])
+@pytest.mark.parametrize(
+    "switch, tolerance",
+    [
+        ("train.precision=bf16", 0.05),  # bf16 keeps 8 bits of mantissa: ~0.4 % per op
+        ("train.memory_format=channels_last", 1e-4),  # other kernels, other summation order
+        ("train.adam_impl=fused", 1e-4),
+        ("train.adam_impl=foreach", 1e-4),
+    ],
+)
 def test_fast_path_gives_the_plain_losses(tmp_path, switch, tolerance):
     plain = losses(plain_state(tmp_path))
     state = build_state(dcgan_config(tmp_path / "fast", *PLAIN, switch))
@@ -57,8 +77,9 @@ def test_fast_path_gives_the_plain_losses(tmp_path, switch, tolerance):
 def test_bf16_and_channels_last_together_keep_the_losses_and_the_checkpoint(tmp_path):
     plain_state_ = plain_state(tmp_path)
     plain = losses(plain_state_)
-    state = build_state(dcgan_config(tmp_path / "fast", "train.precision=bf16",
-                                     "train.memory_format=channels_last"))
+    state = build_state(
+        dcgan_config(tmp_path / "fast", "train.precision=bf16", "train.memory_format=channels_last")
+    )
     weight = next(p for p in state.G.parameters() if p.dim() == 4)
     assert weight.is_contiguous(memory_format=torch.channels_last)
     torch.testing.assert_close(losses(state), plain, rtol=0.05, atol=0.05)
@@ -80,8 +101,16 @@ def test_bf16_logits_reach_the_losses_as_float32(tmp_path):
 
 def test_a_run_resumes_under_other_speed_settings(tmp_path):
     run = tmp_path / "run"
-    train(dcgan_config(run, "train.steps=4", "train.checkpoint_every=2", "train.precision=bf16",
-                       "train.memory_format=channels_last", "train.adam_impl=fused"))
+    train(
+        dcgan_config(
+            run,
+            "train.steps=4",
+            "train.checkpoint_every=2",
+            "train.precision=bf16",
+            "train.memory_format=channels_last",
+            "train.adam_impl=fused",
+        )
+    )
     state = train(dcgan_config(run, "train.steps=6", *PLAIN), resume=True)
     assert state.step == 6 and state.speed.precision == "fp32"
 
@@ -94,8 +123,7 @@ def test_auto_picks_per_device(monkeypatch):
     monkeypatch.setattr(fast, "cpu_has_bf16", lambda: False)
     assert fast.resolve(auto, cpu, conv=True).precision == "fp32"
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
-    assert fast.resolve(auto, cuda, conv=True) == SpeedPlan("bf16", "channels_last", "fused",
-                                                            "cuda-graphs")
+    assert fast.resolve(auto, cuda, conv=True) == SpeedPlan("bf16", "channels_last", "fused", "cuda-graphs")
     assert fast.resolve(auto, cuda, conv=True, world_size=2).compile == "eager"
     assert fast.resolve(auto, cuda, conv=True, gradient_penalty=True).compile == "eager"
     # A CUDA graph would freeze a decaying learning rate.
@@ -104,13 +132,14 @@ def test_auto_picks_per_device(monkeypatch):
     assert compiled.memory_format == "contiguous"  # the two do not mix on PyTorch 2.11
 
 
-@pytest.mark.parametrize("settings, device, message", [
-    ({"compile": "cuda-graphs"}, "cpu", "needs a CUDA device"),
-    ({"compile": "reduce-overhead", "memory_format": "channels_last"}, "cpu",
-     "convolution_backward"),
-    ({"compile": "cuda-graphs", "lr_decay_start": 0.5, "precision": "fp32"}, "cuda",
-     "lr_decay_start"),
-])
+@pytest.mark.parametrize(
+    "settings, device, message",
+    [
+        ({"compile": "cuda-graphs"}, "cpu", "needs a CUDA device"),
+        ({"compile": "reduce-overhead", "memory_format": "channels_last"}, "cpu", "convolution_backward"),
+        ({"compile": "cuda-graphs", "lr_decay_start": 0.5, "precision": "fp32"}, "cuda", "lr_decay_start"),
+    ],
+)
 def test_impossible_combinations_are_clear_errors(settings, device, message):
     with pytest.raises(ConfigError, match=message):
         fast.resolve(TrainConfig(**settings), torch.device(device), conv=True)
@@ -135,8 +164,9 @@ class EmulatedGraphs:
         # A real capture never reads the (uninitialised) index buffers; this one executes,
         # so it hands the runner valid ones (all zeros) to record with.
         size = self.state.cfg.train.batch_size
-        self.runner.batches.buffers = [torch.zeros(size, dtype=torch.long)
-                                       for _ in range(self.state.cfg.train.d_steps)]
+        self.runner.batches.buffers = [
+            torch.zeros(size, dtype=torch.long) for _ in range(self.state.cfg.train.d_steps)
+        ]
 
     def warmup(self, fn):
         return fn()
@@ -222,8 +252,12 @@ needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a C
 def test_cuda_graph_on_a_gpu_trains_like_eager(tmp_path, precision):
     """The real capture: no fallback, and losses close to eager (cuDNN's algorithm choices
     and the graph's random-number offsets make them not bit-identical)."""
-    settings = ["run.device=cuda", f"train.precision={precision}", "train.adam_impl=fused",
-                "train.memory_format=channels_last"]
+    settings = [
+        "run.device=cuda",
+        f"train.precision={precision}",
+        "train.adam_impl=fused",
+        "train.memory_format=channels_last",
+    ]
     eager = build_state(dcgan_config(tmp_path / "e", *settings, "train.compile=eager"))
     graphed = build_state(dcgan_config(tmp_path / "g", *settings, "train.compile=cuda-graphs"))
     runner = fast.make_runner(graphed, train_iteration)

@@ -28,10 +28,18 @@ SHORT_STEPS = 1500  # a fraction of the preset's budget: enough to reach the rin
 @pytest.fixture(scope="module")
 def ring8_run(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("ring8") / "run"
-    cfg = load_config(RING8_PRESET, [
-        f"run.dir={run_dir}", "run.seed=0", "run.progress=false",
-        f"train.steps={SHORT_STEPS}", "train.log_every=100",
-        f"train.sample_every={SHORT_STEPS}", f"train.checkpoint_every={SHORT_STEPS}"])
+    cfg = load_config(
+        RING8_PRESET,
+        [
+            f"run.dir={run_dir}",
+            "run.seed=0",
+            "run.progress=false",
+            f"train.steps={SHORT_STEPS}",
+            "train.log_every=100",
+            f"train.sample_every={SHORT_STEPS}",
+            f"train.checkpoint_every={SHORT_STEPS}",
+        ],
+    )
     train(cfg)
     return run_dir
 
@@ -59,9 +67,18 @@ def test_the_losses_move(ring8_run):
 def test_grid25_preset_finds_the_modes_in_its_first_half(tmp_path):
     """The grid preset's first 8,000 steps (before its learning rates decay) spread G over
     the 5x5 grid: every tuning seed had all 25 modes by then; the second half sharpens them."""
-    cfg = load_config(CONFIGS / "gan-grid25.yaml", [
-        f"run.dir={tmp_path / 'run'}", "run.seed=0", "run.progress=false", "train.steps=8000",
-        "train.lr_decay_start=1", "train.sample_every=8000", "train.checkpoint_every=8000"])
+    cfg = load_config(
+        CONFIGS / "gan-grid25.yaml",
+        [
+            f"run.dir={tmp_path / 'run'}",
+            "run.seed=0",
+            "run.progress=false",
+            "train.steps=8000",
+            "train.lr_decay_start=1",
+            "train.sample_every=8000",
+            "train.checkpoint_every=8000",
+        ],
+    )
     train(cfg)
     G, meta = load_generator(tmp_path / "run")
     result = evaluate_points(G, meta, n=2500, seed=123)
@@ -86,8 +103,10 @@ class OnRing(nn.Module):
 
 
 def ring8_meta(z_dim=2, noise="normal"):
-    return {"model": {"z_dim": z_dim, "noise": noise},
-            "data": {"name": "ring8", "modes": ring8_centres().tolist(), "mode_std": RING8_STD}}
+    return {
+        "model": {"z_dim": z_dim, "noise": noise},
+        "data": {"name": "ring8", "modes": ring8_centres().tolist(), "mode_std": RING8_STD},
+    }
 
 
 def test_evaluate_points_on_a_perfect_generator():
@@ -123,16 +142,17 @@ def test_evaluate_points_uses_the_runs_noise_and_batches():
             seen.append(z.clone())
             return super().forward(z)
 
-    evaluate_points(Recorder(), ring8_meta(z_dim=2, noise="uniform"), n=25, seed=0,
-                    batch_size=10)
+    evaluate_points(Recorder(), ring8_meta(z_dim=2, noise="uniform"), n=25, seed=0, batch_size=10)
     assert [len(z) for z in seen] == [10, 10, 5]
     z = torch.cat(seen)
     assert z.min() >= -1 and z.max() <= 1  # uniform noise in [-1, 1]
 
 
 def test_evaluate_points_refuses_a_set_without_modes():
-    meta = {"model": {"z_dim": 2, "noise": "normal"},
-            "data": {"name": "spiral", "modes": None, "mode_std": None}}
+    meta = {
+        "model": {"z_dim": 2, "noise": "normal"},
+        "data": {"name": "spiral", "modes": None, "mode_std": None},
+    }
     with pytest.raises(MetricError, match="no mode centres.*ring8"):
         evaluate_points(OnRing(), meta)
     with pytest.raises(MetricError, match="at least 1"):

@@ -29,8 +29,15 @@ def flat(state_dict):
 def test_run_folder_layout(tmp_path, tiny_digits):
     state = train(tiny_digits(tmp_path / "run", "train.steps=20", "train.sample_every=10"))
     run = tmp_path / "run"
-    for name in ("config.yaml", "metrics.csv", "curves.png", "generator.safetensors",
-                 "generator.json", "samples/step_0000010.png", "samples/step_0000020.png"):
+    for name in (
+        "config.yaml",
+        "metrics.csv",
+        "curves.png",
+        "generator.safetensors",
+        "generator.json",
+        "samples/step_0000010.png",
+        "samples/step_0000020.png",
+    ):
         assert (run / name).is_file(), name
     metrics = read_metrics(run / "metrics.csv")
     assert metrics["step"] == [5, 10, 15, 20]
@@ -38,8 +45,9 @@ def test_run_folder_layout(tmp_path, tiny_digits):
     assert state.step == 20
 
 
-@pytest.mark.parametrize("extra", [[], ["train.ema_decay=0.9", "train.d_steps=2"],
-                                   ["train.loss=wgan-gp", "model.dropout=0.2"]])
+@pytest.mark.parametrize(
+    "extra", [[], ["train.ema_decay=0.9", "train.d_steps=2"], ["train.loss=wgan-gp", "model.dropout=0.2"]]
+)
 def test_resume_is_bit_exact(tmp_path, extra, tiny_digits):
     straight = train(tiny_digits(tmp_path / "a", "train.steps=30", *extra))
     train(tiny_digits(tmp_path / "b", "train.steps=15", *extra))
@@ -72,7 +80,8 @@ def test_lr_decay_follows_the_step_and_survives_resume(tmp_path, tiny_digits):
     # Resuming from the step-15 checkpoint of the same 30-step run continues the schedule.
     (tmp_path / "b/checkpoints").mkdir(parents=True)
     (tmp_path / "b/checkpoints/step_0000015.pt").write_bytes(
-        (tmp_path / "a/checkpoints/step_0000015.pt").read_bytes())
+        (tmp_path / "a/checkpoints/step_0000015.pt").read_bytes()
+    )
     resumed = train(tiny_digits(tmp_path / "b", *extra), resume=True)
     assert torch.equal(flat(straight.G.state_dict()), flat(resumed.G.state_dict()))
     assert torch.equal(flat(straight.D.state_dict()), flat(resumed.D.state_dict()))
@@ -115,17 +124,34 @@ def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, monkeypa
     monkeypatch.setitem(LOSSES, "poisoned", GANLoss(d_poisoned, g_nonsaturating, "test", True))
     with pytest.raises(TrainingDiverged, match="NaN/inf at step 24.*step_0000020.pt"):
         train(tiny_digits(tmp_path / "r", "train.steps=40", "train.loss=poisoned"))
-    assert [p.name for p in list_checkpoints(tmp_path / "r")] == ["step_0000010.pt",
-                                                                 "step_0000020.pt"]
+    assert [p.name for p in list_checkpoints(tmp_path / "r")] == ["step_0000010.pt", "step_0000020.pt"]
     payload = load_checkpoint(latest_checkpoint(tmp_path / "r"))
     assert all(torch.isfinite(v).all() for v in payload["G"].values())
 
 
 def _cli(run_dir, steps):
-    return [sys.executable, "-m", "ganforge", "train", "--set", f"run.dir={run_dir}",
-            "--set", "run.progress=false", "--set", "data.name=digits", "--set", "model.name=mlp",
-            "--set", "train.batch_size=32", "--set", f"train.steps={steps}",
-            "--set", "train.checkpoint_every=100", "--set", "train.sample_every=100000"]
+    return [
+        sys.executable,
+        "-m",
+        "ganforge",
+        "train",
+        "--set",
+        f"run.dir={run_dir}",
+        "--set",
+        "run.progress=false",
+        "--set",
+        "data.name=digits",
+        "--set",
+        "model.name=mlp",
+        "--set",
+        "train.batch_size=32",
+        "--set",
+        f"train.steps={steps}",
+        "--set",
+        "train.checkpoint_every=100",
+        "--set",
+        "train.sample_every=100000",
+    ]
 
 
 def _wait_for_checkpoint(run_dir, process, timeout=240):
@@ -147,16 +173,27 @@ def test_kill_9_then_resume(tmp_path):
     for path in list_checkpoints(run):
         load_checkpoint(path)
     step = load_checkpoint(latest_checkpoint(run))["step"]
-    done = subprocess.run([sys.executable, "-m", "ganforge", "train", "--resume", str(run),
-                           "--set", f"train.steps={step + 50}"], capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ganforge",
+            "train",
+            "--resume",
+            str(run),
+            "--set",
+            f"train.steps={step + 50}",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     assert load_checkpoint(latest_checkpoint(run))["step"] == step + 50
 
 
 def test_ctrl_c_writes_a_checkpoint(tmp_path):
     run = tmp_path / "r"
-    process = subprocess.Popen(_cli(run, 100_000), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+    process = subprocess.Popen(_cli(run, 100_000), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _wait_for_checkpoint(run, process)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
@@ -179,9 +216,17 @@ def test_learns_digits(tmp_path):
 
     images, labels = load_digits(return_X_y=True)
     judge = LogisticRegression(max_iter=2000).fit(images / 16, labels)
-    cfg = load_config("configs/gan-mlp-digits.yaml", [
-        f"run.dir={tmp_path}", "run.progress=false", "run.seed=2", "train.steps=1500",
-        "model.g_width=256", "model.d_width=256"])
+    cfg = load_config(
+        "configs/gan-mlp-digits.yaml",
+        [
+            f"run.dir={tmp_path}",
+            "run.progress=false",
+            "run.seed=2",
+            "train.steps=1500",
+            "model.g_width=256",
+            "model.d_width=256",
+        ],
+    )
     real = torch.tensor(images, dtype=torch.float32) / 8 - 1
 
     def judged(G):

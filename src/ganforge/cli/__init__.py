@@ -18,8 +18,7 @@ COMMANDS = ["train", "sample", "eval", "evaluator", "export", "detect", "info", 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="ganforge", description="Train, evaluate and understand GANs.")
+    parser = argparse.ArgumentParser(prog="ganforge", description="Train, evaluate and understand GANs.")
     parser.add_argument("--version", action="version", version=f"ganforge {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:

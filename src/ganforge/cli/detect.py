@@ -1,8 +1,8 @@
 """``ganforge detect train|score|eval``: tell generated images from real ones.
 
-    ganforge detect train --real fashion-mnist --fake runs/a runs/b --out det/
-    ganforge detect score det/ image.png | folder/ | samples.npy
-    ganforge detect eval det/ --fake runs/c [--real fashion-mnist:test]
+ganforge detect train --real fashion-mnist --fake runs/a runs/b --out det/
+ganforge detect score det/ image.png | folder/ | samples.npy
+ganforge detect eval det/ --fake runs/c [--real fashion-mnist:test]
 """
 
 from __future__ import annotations
@@ -36,16 +36,26 @@ def add_parser(subparsers):
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     t = actions.add_parser("train", help="train the pixel and spectrum detectors")
-    t.add_argument("--real", required=True,
-                   help="real images: a data set name[:split] (fashion-mnist), folder or .npy")
-    t.add_argument("--fake", required=True, nargs="+",
-                   help="generated images: run folders (sampled), folders or .npy files")
+    t.add_argument(
+        "--real", required=True, help="real images: a data set name[:split] (fashion-mnist), folder or .npy"
+    )
+    t.add_argument(
+        "--fake",
+        required=True,
+        nargs="+",
+        help="generated images: run folders (sampled), folders or .npy files",
+    )
     t.add_argument("--out", required=True, help="detector folder to write")
-    t.add_argument("-n", type=int, default=6000,
-                   help="images per side: n real, n generated split evenly over the --fake sets")
+    t.add_argument(
+        "-n",
+        type=int,
+        default=6000,
+        help="images per side: n real, n generated split evenly over the --fake sets",
+    )
     t.add_argument("--steps", type=int, default=DetectorSettings.steps, help="updates per detector")
-    t.add_argument("--detectors", default=",".join(DETECTORS),
-                   help=f"comma-separated, of: {', '.join(DETECTORS)}")
+    t.add_argument(
+        "--detectors", default=",".join(DETECTORS), help=f"comma-separated, of: {', '.join(DETECTORS)}"
+    )
     t.add_argument("--seed", type=int, default=0)
 
     s = actions.add_parser("score", help="print the probability that each image is generated")
@@ -71,8 +81,9 @@ def _note(lines: list[str]) -> None:
         print(f"ganforge: note: {line}", file=sys.stderr)
 
 
-def load_fakes(specs: list[str], n: int, seed: int, channels: int, size: int,
-               notes: list[str]) -> dict[str, np.ndarray]:
+def load_fakes(
+    specs: list[str], n: int, seed: int, channels: int, size: int, notes: list[str]
+) -> dict[str, np.ndarray]:
     """``n`` generated images split evenly over ``specs``, fitted to the detector's shape."""
     parts = {}
     for i, spec in enumerate(specs):
@@ -96,21 +107,31 @@ def run_train(args) -> int:
     fakes = load_fakes(args.fake, args.n, args.seed, channels, size, notes)
     _note(notes)
     real_train, real_val = split(real, settings.val_fraction, args.seed)
-    fake_train, fake_val = split(np.concatenate(list(fakes.values())), settings.val_fraction,
-                                 args.seed)
+    fake_train, fake_val = split(np.concatenate(list(fakes.values())), settings.val_fraction, args.seed)
     models, validation = {}, {}
     for kind in kinds:
         models[kind] = train_detector(kind, real_train, fake_train, settings)
         validation[kind] = score_sets(models[kind], real_val, fake_val)
-        print(f"ganforge: {kind} detector: validation accuracy "
-              f"{validation[kind]['accuracy']:.3f}, ROC AUC {validation[kind]['auc']:.3f}")
-    info = {"image_size": size, "channels": channels, "real": args.real, "fake": args.fake,
-            "n": args.n, "settings": asdict(settings), "validation": validation}
+        print(
+            f"ganforge: {kind} detector: validation accuracy "
+            f"{validation[kind]['accuracy']:.3f}, ROC AUC {validation[kind]['auc']:.3f}"
+        )
+    info = {
+        "image_size": size,
+        "channels": channels,
+        "real": args.real,
+        "fake": args.fake,
+        "n": args.n,
+        "settings": asdict(settings),
+        "validation": validation,
+    }
     out = save_detector(args.out, models, info)
-    plot_spectra({"real": real, **{Path(spec).name: images for spec, images in fakes.items()}},
-                 out / "spectra.png")
-    print(f"ganforge: wrote {out}/ ({', '.join(f'{k}.safetensors' for k in kinds)}, "
-          f"detector.json, spectra.png)")
+    plot_spectra(
+        {"real": real, **{Path(spec).name: images for spec, images in fakes.items()}}, out / "spectra.png"
+    )
+    print(
+        f"ganforge: wrote {out}/ ({', '.join(f'{k}.safetensors' for k in kinds)}, detector.json, spectra.png)"
+    )
     return 0
 
 
@@ -131,23 +152,32 @@ def default_real(info: dict) -> str:
     """The detector's real set, test split (images it never trained on)."""
     name = info["real"].partition(":")[0]
     if Path(info["real"]).exists():
-        raise DetectError(f"the detector was trained on {info['real']}, which is not a data set "
-                          "with a test split: pass --real with held-out real images")
+        raise DetectError(
+            f"the detector was trained on {info['real']}, which is not a data set "
+            "with a test split: pass --real with held-out real images"
+        )
     return f"{name}:test"
 
 
 def run_eval(args) -> int:
     models, info = load_detector(args.detector)
     real_spec = args.real or default_real(info)
-    real, notes = fit_images(load_set(real_spec, args.n, args.seed), info["channels"],
-                             info["image_size"], real_spec)
+    real, notes = fit_images(
+        load_set(real_spec, args.n, args.seed), info["channels"], info["image_size"], real_spec
+    )
     fakes = load_fakes(args.fake, args.n, args.seed, info["channels"], info["image_size"], notes)
     fake = np.concatenate(list(fakes.values()))
     _note(notes)
-    report = {"real": real_spec, "fake": args.fake, "detector": str(args.detector),
-              "scores": {kind: score_sets(model, real, fake) for kind, model in models.items()}}
-    print(f"{'detector':<10} {'accuracy':>9} {'ROC AUC':>8}   ({len(real)} real: {real_spec}; "
-          f"{len(fake)} generated: {', '.join(args.fake)})")
+    report = {
+        "real": real_spec,
+        "fake": args.fake,
+        "detector": str(args.detector),
+        "scores": {kind: score_sets(model, real, fake) for kind, model in models.items()},
+    }
+    print(
+        f"{'detector':<10} {'accuracy':>9} {'ROC AUC':>8}   ({len(real)} real: {real_spec}; "
+        f"{len(fake)} generated: {', '.join(args.fake)})"
+    )
     for kind, figures in report["scores"].items():
         print(f"{kind:<10} {figures['accuracy']:>9.3f} {figures['auc']:>8.3f}")
     if args.json:

@@ -10,35 +10,60 @@ from ganforge.errors import GanforgeError
 
 def add_parser(subparsers):
     p = subparsers.add_parser(
-        "eval", help="FID, KID, precision/recall, density/coverage, IS, class coverage",
+        "eval",
+        help="FID, KID, precision/recall, density/coverage, IS, class coverage",
         description="Score a run's generator against its training data (--run), or two image "
         "sets (--real and --fake: a data set name[:split], a .npy of uint8 images, an image "
         "folder or a run folder). Prints a table with the context numbers and the protocol, "
-        "and writes it all as JSON.")
+        "and writes it all as JSON.",
+    )
     p.add_argument("--run", help="run folder (holds generator.safetensors)")
     p.add_argument("--real", help="real images, e.g. fashion-mnist:test, real.npy, a folder")
     p.add_argument("--fake", help="generated images: samples.npy, a folder or a run folder")
-    p.add_argument("--metrics", default="auto",
-                   help="comma list of fid, kid, prdc (or pr, dc), is, classes, conditional "
-                        "(class accuracy and intra-class FID of a conditional --run); auto: all "
-                        "that the feature network and generator support")
-    p.add_argument("--n", type=int, help="generated samples (and as many real ones); default "
-                   "10000 from a generator (2500 points for 2-D runs), all of a file or folder")
-    p.add_argument("--which", default="last", choices=["last", "best"],
-                   help="which exported generator of a run (best needs eval.every in training)")
-    p.add_argument("--real-split", default="train", choices=["train", "test"],
-                   help="--run: the split of the run's data set to compare with")
-    p.add_argument("--feature-net", default="auto",
-                   help="auto (the data set's evaluator CNN, else inception), fmnist, mnist, "
-                        "cifar10, inception, or an evaluator .safetensors path")
-    p.add_argument("--inception-weights", metavar="FILE",
-                   help="pt_inception-2015-12-05-6726825d.pth (default: "
-                        "$GANFORGE_INCEPTION_WEIGHTS, then the cache folder)")
+    p.add_argument(
+        "--metrics",
+        default="auto",
+        help="comma list of fid, kid, prdc (or pr, dc), is, classes, conditional "
+        "(class accuracy and intra-class FID of a conditional --run); auto: all "
+        "that the feature network and generator support",
+    )
+    p.add_argument(
+        "--n",
+        type=int,
+        help="generated samples (and as many real ones); default "
+        "10000 from a generator (2500 points for 2-D runs), all of a file or folder",
+    )
+    p.add_argument(
+        "--which",
+        default="last",
+        choices=["last", "best"],
+        help="which exported generator of a run (best needs eval.every in training)",
+    )
+    p.add_argument(
+        "--real-split",
+        default="train",
+        choices=["train", "test"],
+        help="--run: the split of the run's data set to compare with",
+    )
+    p.add_argument(
+        "--feature-net",
+        default="auto",
+        help="auto (the data set's evaluator CNN, else inception), fmnist, mnist, "
+        "cifar10, inception, or an evaluator .safetensors path",
+    )
+    p.add_argument(
+        "--inception-weights",
+        metavar="FILE",
+        help="pt_inception-2015-12-05-6726825d.pth (default: "
+        "$GANFORGE_INCEPTION_WEIGHTS, then the cache folder)",
+    )
     p.add_argument("--seed", type=int, default=0, help="noise, subsets and baselines")
-    p.add_argument("--out", help="JSON report (default: RUN/metrics.json, or "
-                                 "RUN/metrics-best.json for --which best)")
-    p.add_argument("--no-context", action="store_true",
-                   help="skip the real-vs-real and trivial-generator baselines")
+    p.add_argument(
+        "--out", help="JSON report (default: RUN/metrics.json, or RUN/metrics-best.json for --which best)"
+    )
+    p.add_argument(
+        "--no-context", action="store_true", help="skip the real-vs-real and trivial-generator baselines"
+    )
     p.add_argument("--no-cache", action="store_true", help="recompute real statistics")
     p.add_argument("--device", default="cpu", help="cpu, cuda, ...")
     return p
@@ -56,10 +81,16 @@ def run(args) -> int:
 
     if args.n is not None and args.n < 2:
         raise GanforgeError("--n must be at least 2")
-    settings = EvalSettings(metrics=args.metrics, n=args.n, seed=args.seed,
-                            feature_net=args.feature_net,
-                            inception_weights=args.inception_weights, device=args.device,
-                            context=not args.no_context, cache=not args.no_cache)
+    settings = EvalSettings(
+        metrics=args.metrics,
+        n=args.n,
+        seed=args.seed,
+        feature_net=args.feature_net,
+        inception_weights=args.inception_weights,
+        device=args.device,
+        context=not args.no_context,
+        cache=not args.no_cache,
+    )
 
     def log(text: str) -> None:
         print(f"ganforge: {text}", file=sys.stderr)
@@ -67,8 +98,7 @@ def run(args) -> int:
     if args.run:
         if args.real or args.fake:
             raise GanforgeError("give either --run, or --real and --fake")
-        report = evaluate_run(args.run, settings, which=args.which, real_split=args.real_split,
-                              log=log)
+        report = evaluate_run(args.run, settings, which=args.which, real_split=args.real_split, log=log)
         suffix = "" if args.which == "last" else f"-{args.which}"
         out = Path(args.out) if args.out else Path(args.run) / f"metrics{suffix}.json"
     elif args.real and args.fake:

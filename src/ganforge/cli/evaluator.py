@@ -7,17 +7,22 @@ import sys
 
 def add_parser(subparsers):
     p = subparsers.add_parser(
-        "evaluator", help="train the small CNN whose features score GANs offline",
+        "evaluator",
+        help="train the small CNN whose features score GANs offline",
         description="Train ganforge's evaluator CNN on a data set's train split, "
         "deterministically; its penultimate layer gives the features of fid_<tag> and friends, "
         "its softmax the IS and class coverage. Fashion-MNIST's ships with ganforge; MNIST's and "
-        "CIFAR-10's are built here when their files are present (they are not bundled).")
+        "CIFAR-10's are built here when their files are present (they are not bundled).",
+    )
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     train = actions.add_parser("train", help="train and write evaluator-<dataset>.safetensors")
     train.add_argument("dataset", choices=["fashion-mnist", "mnist", "cifar10"])
-    train.add_argument("--out", help="folder for the weights and json (default: "
-                                     "$GANFORGE_CACHE/evaluators, where eval looks after the "
-                                     "package's own weights/)")
+    train.add_argument(
+        "--out",
+        help="folder for the weights and json (default: "
+        "$GANFORGE_CACHE/evaluators, where eval looks after the "
+        "package's own weights/)",
+    )
     train.add_argument("--root", help="folder holding the data set files")
     train.add_argument("--seed", type=int, default=0, help="initialisation and data order")
     train.add_argument("--epochs", type=int, help="passes over the training split")
@@ -33,9 +38,15 @@ def run(args) -> int:
     if args.epochs is not None:
         recipe = replace(recipe, epochs=args.epochs)
     command = "ganforge " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["evaluator"] else None
-    path, info = train_evaluator(args.dataset, args.out, recipe, data_root=args.root,
-                                 log=lambda text: print(f"ganforge: {text}", file=sys.stderr),
-                                 command=command)
-    print(f"ganforge: wrote {path} (test accuracy {info['test_accuracy']:.4f}, sha256 "
-          f"{info['sha256'][:16]}...)")
+    path, info = train_evaluator(
+        args.dataset,
+        args.out,
+        recipe,
+        data_root=args.root,
+        log=lambda text: print(f"ganforge: {text}", file=sys.stderr),
+        command=command,
+    )
+    print(
+        f"ganforge: wrote {path} (test accuracy {info['test_accuracy']:.4f}, sha256 {info['sha256'][:16]}...)"
+    )
     return 0

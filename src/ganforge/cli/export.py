@@ -8,16 +8,23 @@ from ganforge.export import FORMATS, PARITY_LIMIT, ExportError, check_parity, ex
 
 def add_parser(subparsers):
     p = subparsers.add_parser(
-        "export", help="export a run's generator to ONNX or TorchScript (with a parity check)")
+        "export", help="export a run's generator to ONNX or TorchScript (with a parity check)"
+    )
     p.add_argument("--run", required=True, help="run folder (holds generator.safetensors)")
     p.add_argument("--out", required=True, help="file to write, e.g. G.onnx or G.pt")
-    p.add_argument("--format", choices=FORMATS,
-                   help="default: from the --out suffix (.onnx -> onnx, .pt/.ts -> torchscript)")
-    p.add_argument("--which", default="last", choices=["last", "best"],
-                   help="which exported generator: last (the EMA weights when the run used "
-                        "train.ema_decay) or best (needs eval.every during training)")
-    p.add_argument("--check-samples", type=int, default=64,
-                   help="samples of the parity check (0 skips it)")
+    p.add_argument(
+        "--format",
+        choices=FORMATS,
+        help="default: from the --out suffix (.onnx -> onnx, .pt/.ts -> torchscript)",
+    )
+    p.add_argument(
+        "--which",
+        default="last",
+        choices=["last", "best"],
+        help="which exported generator: last (the EMA weights when the run used "
+        "train.ema_decay) or best (needs eval.every during training)",
+    )
+    p.add_argument("--check-samples", type=int, default=64, help="samples of the parity check (0 skips it)")
     return p
 
 
@@ -29,9 +36,12 @@ def run(args) -> int:
     if args.check_samples > 0:
         delta = check_parity(G, meta, path, args.format, n=args.check_samples)
         verdict = "ok" if delta <= PARITY_LIMIT else "FAILED"
-        print(f"ganforge: parity vs PyTorch on {args.check_samples} samples: max |delta| = "
-              f"{delta:.3g} (limit {PARITY_LIMIT:g}) {verdict}")
+        print(
+            f"ganforge: parity vs PyTorch on {args.check_samples} samples: max |delta| = "
+            f"{delta:.3g} (limit {PARITY_LIMIT:g}) {verdict}"
+        )
         if delta > PARITY_LIMIT:
-            raise ExportError(f"{path} differs from the PyTorch generator by {delta:.3g} > "
-                              f"{PARITY_LIMIT:g}; do not ship it")
+            raise ExportError(
+                f"{path} differs from the PyTorch generator by {delta:.3g} > {PARITY_LIMIT:g}; do not ship it"
+            )
     return 0

@@ -18,17 +18,33 @@ from ganforge.viz.class_grid import class_rows_grid
 def add_parser(subparsers):
     p = subparsers.add_parser("sample", help="draw samples or a latent walk from a trained run")
     p.add_argument("--run", required=True, help="run folder (holds generator.safetensors)")
-    p.add_argument("-n", type=int, default=None,
-                   help="how many samples (default 64); rows for --interpolate; samples per "
-                        "class (default 10) with --class all")
+    p.add_argument(
+        "-n",
+        type=int,
+        default=None,
+        help="how many samples (default 64); rows for --interpolate; samples per "
+        "class (default 10) with --class all",
+    )
     p.add_argument("--out", required=True, help=".png for a grid, .npy for raw samples")
-    p.add_argument("--interpolate", type=int, metavar="STEPS",
-                   help="latent walk: each row moves from one random z to another in STEPS")
-    p.add_argument("--which", default="last", choices=["last", "best"],
-                   help="which exported generator (best needs eval.every during training)")
-    p.add_argument("--class", dest="class_", metavar="CLASS",
-                   help="conditional runs: a class index or name (e.g. 3, Sneaker), or 'all' for "
-                        "a grid with one labelled row per class; default: classes drawn at random")
+    p.add_argument(
+        "--interpolate",
+        type=int,
+        metavar="STEPS",
+        help="latent walk: each row moves from one random z to another in STEPS",
+    )
+    p.add_argument(
+        "--which",
+        default="last",
+        choices=["last", "best"],
+        help="which exported generator (best needs eval.every during training)",
+    )
+    p.add_argument(
+        "--class",
+        dest="class_",
+        metavar="CLASS",
+        help="conditional runs: a class index or name (e.g. 3, Sneaker), or 'all' for "
+        "a grid with one labelled row per class; default: classes drawn at random",
+    )
     p.add_argument("--seed", type=int, default=0, help="noise (and random class) seed")
     p.add_argument("--batch-size", type=int, default=500, help="samples per forward pass")
     p.add_argument("--device", default="cpu", help="cpu, cuda, ...")
@@ -45,8 +61,10 @@ def resolve_class(text: str, meta: dict, run: str) -> int | None:
     """``--class`` text -> a class index, or None for ``all``; errors name the valid choices."""
     num_classes = meta.get("num_classes")
     if not num_classes:
-        raise GanforgeError(f"--class needs a conditional model, but {run} holds an "
-                            f"unconditional '{meta['model']['name']}' (train cgan or cdcgan)")
+        raise GanforgeError(
+            f"--class needs a conditional model, but {run} holds an "
+            f"unconditional '{meta['model']['name']}' (train cgan or cdcgan)"
+        )
     if text == "all":
         return None
     names = meta["data"].get("class_names") or [str(i) for i in range(num_classes)]
@@ -54,18 +72,21 @@ def resolve_class(text: str, meta: dict, run: str) -> int | None:
         return names.index(text)
     if text.isdigit() and int(text) < num_classes:
         return int(text)
-    raise GanforgeError(f"--class {text!r} is not a class of {run}: give 0..{num_classes - 1}, "
-                        "'all' or one of: " + ", ".join(names))
+    raise GanforgeError(
+        f"--class {text!r} is not a class of {run}: give 0..{num_classes - 1}, "
+        "'all' or one of: " + ", ".join(names)
+    )
 
 
 @torch.no_grad()
-def generate(G, z: torch.Tensor, batch_size: int, device, progress: bool,
-             labels: torch.Tensor | None = None) -> torch.Tensor:
+def generate(
+    G, z: torch.Tensor, batch_size: int, device, progress: bool, labels: torch.Tensor | None = None
+) -> torch.Tensor:
     """``G(z)`` (or ``G(z, labels)``) in chunks; float32 samples on the CPU."""
     parts = []
     for start in tqdm(range(0, len(z), batch_size), disable=not progress, unit="batch"):
-        chunk = z[start:start + batch_size].to(device)
-        out = G(chunk) if labels is None else G(chunk, labels[start:start + batch_size].to(device))
+        chunk = z[start : start + batch_size].to(device)
+        out = G(chunk) if labels is None else G(chunk, labels[start : start + batch_size].to(device))
         parts.append(out.float().cpu())
     return torch.cat(parts)
 
@@ -92,8 +113,7 @@ def run(args) -> int:
         z = latent_walk(ends[:n], ends[n:], args.interpolate)
         columns = args.interpolate
     else:
-        z = sample_noise(num_classes * n if per_class else n, model["z_dim"], model["noise"],
-                         generator=gen)
+        z = sample_noise(num_classes * n if per_class else n, model["z_dim"], model["noise"], generator=gen)
     labels = None
     if num_classes:  # explicit, seeded classes: G left to itself would draw them unseeded
         if per_class:
@@ -104,8 +124,9 @@ def run(args) -> int:
             labels = torch.randint(num_classes, (n,), generator=gen)
             if args.interpolate:  # one class per walk, kept along it
                 labels = labels.repeat_interleave(args.interpolate)
-    samples = generate(G, z, args.batch_size, args.device, progress=len(z) > 5 * args.batch_size,
-                       labels=labels)
+    samples = generate(
+        G, z, args.batch_size, args.device, progress=len(z) > 5 * args.batch_size, labels=labels
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".npy":  # --class all: rows of n samples, class 0 first
         np.save(out, to_uint8(samples) if samples.dim() == 4 else samples.numpy())

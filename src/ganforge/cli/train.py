@@ -8,14 +8,22 @@ from ganforge.config import load_config
 
 
 def add_parser(subparsers):
-    p = subparsers.add_parser("train", help="train a GAN (or --resume one)",
-                              description="Train a GAN. Settings come from the defaults, then "
-                              "--config, then each --set section.key=value.")
+    p = subparsers.add_parser(
+        "train",
+        help="train a GAN (or --resume one)",
+        description="Train a GAN. Settings come from the defaults, then "
+        "--config, then each --set section.key=value.",
+    )
     p.add_argument("--config", help="YAML preset, e.g. configs/dcgan-fashion-mnist.yaml")
-    p.add_argument("--set", dest="overrides", action="append", default=[],
-                   metavar="SECTION.KEY=VALUE", help="override one setting (repeatable)")
-    p.add_argument("--resume", metavar="RUN_DIR",
-                   help="continue the run in RUN_DIR from its last checkpoint")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override one setting (repeatable)",
+    )
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
     return p
 
 
@@ -24,8 +32,7 @@ def run(args) -> int:
 
     if args.resume:
         saved = Path(args.resume) / "config.yaml"
-        cfg = load_config(saved if saved.exists() else None,
-                          [*args.overrides, f"run.dir={args.resume}"])
+        cfg = load_config(saved if saved.exists() else None, [*args.overrides, f"run.dir={args.resume}"])
         if args.config:
             print("ganforge: --config is ignored with --resume (the run keeps its own config)")
     else:
@@ -34,7 +41,9 @@ def run(args) -> int:
     if not state.dist.is_main:  # under torchrun, rank 0 reports for everyone
         return 0
     rate = state.step / max(state.elapsed_seconds, 1e-9)
-    print(f"ganforge: {state.step} steps in {state.elapsed_seconds:.0f} s ({rate:.1f} steps/s). "
-          f"Outputs in {state.run_dir}/: samples/, curves.png, metrics.csv, checkpoints/, "
-          "generator.safetensors")
+    print(
+        f"ganforge: {state.step} steps in {state.elapsed_seconds:.0f} s ({rate:.1f} steps/s). "
+        f"Outputs in {state.run_dir}/: samples/, curves.png, metrics.csv, checkpoints/, "
+        "generator.safetensors"
+    )
     return 0

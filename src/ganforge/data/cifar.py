@@ -25,8 +25,18 @@ URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 ARCHIVE_MD5 = "c58f30108f718f92721af3b95e74349a"
 FOLDER = "cifar-10-batches-py"
 BATCHES = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]}
-CLASS_NAMES = ["airplane", "automobile", "bird", "cat", "deer",
-               "dog", "frog", "horse", "ship", "truck"]  # used when batches.meta is absent
+CLASS_NAMES = [
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+]  # used when batches.meta is absent
 
 
 def _numpy_reconstruct():
@@ -65,22 +75,36 @@ def safe_load(path: Path) -> dict:
     try:
         # encoding="bytes": the files are Python 2 pickles whose str values are raw bytes
         content = SafeUnpickler(io.BytesIO(path.read_bytes()), encoding="bytes").load()
-    except (pickle.UnpicklingError, EOFError, OSError, ValueError, TypeError, KeyError,
-            IndexError, AttributeError) as error:
-        raise DataError(f"cannot read CIFAR batch {path} ({error}); delete it and fetch "
-                        "the archive again") from None
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        OSError,
+        ValueError,
+        TypeError,
+        KeyError,
+        IndexError,
+        AttributeError,
+    ) as error:
+        raise DataError(
+            f"cannot read CIFAR batch {path} ({error}); delete it and fetch the archive again"
+        ) from None
     if not isinstance(content, dict):
         raise DataError(f"{path} is not a CIFAR batch (holds a {type(content).__name__})")
-    return {key.decode("latin1") if isinstance(key, bytes) else key: value
-            for key, value in content.items()}
+    return {key.decode("latin1") if isinstance(key, bytes) else key: value for key, value in content.items()}
 
 
 def read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """One batch file -> (uint8 ``[N, 3, 32, 32]`` images, int64 ``[N]`` labels)."""
     batch = safe_load(path)
     data, labels = batch.get("data"), batch.get("labels")
-    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 \
-            or data.shape[1] != 3 * 32 * 32 or labels is None or len(labels) != len(data):
+    if (
+        not isinstance(data, np.ndarray)
+        or data.dtype != np.uint8
+        or data.ndim != 2
+        or data.shape[1] != 3 * 32 * 32
+        or labels is None
+        or len(labels) != len(data)
+    ):
         raise DataError(f"{path} does not hold uint8 'data' [N, 3072] with one label per row")
     labels = np.asarray(labels, dtype=np.int64)
     if labels.size and (labels.min() < 0 or labels.max() > 9):
@@ -101,8 +125,7 @@ def locate_cifar(split: str, root: str | None, download: bool) -> Path:
     for folder in folders:
         if found := _batch_folder(folder, split):
             return found
-    how = (f"download {URL} and unpack it into ~/.cache/ganforge/cifar10, "
-           "or pass --set data.root=DIR")
+    how = f"download {URL} and unpack it into ~/.cache/ganforge/cifar10, or pass --set data.root=DIR"
     missing = f"cifar10 {split} batches ({FOLDER}/) not found in: {looked_in(folders)}"
     if not download:
         raise DataError(f"{missing}; {how} (or set data.download=true)")
@@ -133,5 +156,10 @@ def load_cifar10(cfg, seed: int) -> Dataset:
         if isinstance(names, list) and len(names) == 10:
             class_names = [n.decode("latin1") if isinstance(n, bytes) else str(n) for n in names]
     data = fit_images(images, cfg.image_size, cfg.channels)
-    return Dataset(name="cifar10", kind="image", data=torch.from_numpy(data),
-                   labels=torch.from_numpy(labels), class_names=class_names)
+    return Dataset(
+        name="cifar10",
+        kind="image",
+        data=torch.from_numpy(data),
+        labels=torch.from_numpy(labels),
+        class_names=class_names,
+    )

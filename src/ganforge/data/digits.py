@@ -28,6 +28,10 @@ def load_digits(cfg, seed: int) -> Dataset:
     cut = int(len(images) * TRAIN_FRACTION)
     part = slice(0, cut) if cfg.split == "train" else slice(cut, None)
     data = fit_images(images[part], cfg.image_size, cfg.channels)
-    return Dataset(name="digits", kind="image", data=torch.from_numpy(data),
-                   labels=torch.from_numpy(labels[part]),
-                   class_names=[str(digit) for digit in range(10)])
+    return Dataset(
+        name="digits",
+        kind="image",
+        data=torch.from_numpy(data),
+        labels=torch.from_numpy(labels[part]),
+        class_names=[str(digit) for digit in range(10)],
+    )

@@ -66,8 +66,9 @@ def fetch(url: str, destination: Path, algorithm: str, digest: str) -> Path:
     failure or a wrong digest; in both cases nothing is left at ``destination``.
     """
     destination.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=".part",
-                                         dir=destination.parent)
+    handle, temp_name = tempfile.mkstemp(
+        prefix=f".{destination.name}.", suffix=".part", dir=destination.parent
+    )
     temp_path = Path(temp_name)
     hasher = hashlib.new(algorithm)
     print(f"downloading {url} -> {destination}", file=sys.stderr)
@@ -77,8 +78,10 @@ def fetch(url: str, destination: Path, algorithm: str, digest: str) -> Path:
                 hasher.update(chunk)
                 out.write(chunk)
         if hasher.hexdigest() != digest.lower():
-            raise DataError(f"download of {url} has {algorithm} {hasher.hexdigest()}, expected "
-                            f"{digest}; the file was discarded (a broken mirror or proxy?)")
+            raise DataError(
+                f"download of {url} has {algorithm} {hasher.hexdigest()}, expected "
+                f"{digest}; the file was discarded (a broken mirror or proxy?)"
+            )
         os.replace(temp_path, destination)
     except DataError:
         raise
@@ -103,10 +106,15 @@ def extract_tar(archive: Path, target: Path) -> None:
             members = tar.getmembers()
             for member in members:
                 parts = Path(member.name).parts
-                if member.name.startswith(("/", "\\")) or ".." in parts or not (
-                        member.isfile() or member.isdir()):
-                    raise DataError(f"{archive} holds an unsafe entry '{member.name}'; "
-                                    "delete the archive and download it again")
+                if (
+                    member.name.startswith(("/", "\\"))
+                    or ".." in parts
+                    or not (member.isfile() or member.isdir())
+                ):
+                    raise DataError(
+                        f"{archive} holds an unsafe entry '{member.name}'; "
+                        "delete the archive and download it again"
+                    )
             # The checks above are the defence; the "data" filter (Python >= 3.10.12) is a second.
             safety = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
             tar.extractall(staging, members=members, **safety)
@@ -116,7 +124,6 @@ def extract_tar(archive: Path, target: Path) -> None:
                 shutil.rmtree(final) if final.is_dir() else final.unlink()
             os.replace(child, final)
     except (tarfile.TarError, EOFError, OSError) as error:
-        raise DataError(f"cannot unpack {archive}: {error}; delete it and download again") \
-            from None
+        raise DataError(f"cannot unpack {archive}: {error}; delete it and download again") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)

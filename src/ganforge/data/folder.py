@@ -27,9 +27,13 @@ _NAMED_IN_WARNING = 5  # corrupt files named before "and N more"
 
 def list_images(root: Path) -> list[Path]:
     """Image files under ``root`` (recursively, hidden ones left out), sorted."""
-    return sorted(path for path in root.rglob("*")
-                  if path.suffix.lower() in EXTENSIONS and path.is_file()
-                  and not any(part.startswith(".") for part in path.relative_to(root).parts))
+    return sorted(
+        path
+        for path in root.rglob("*")
+        if path.suffix.lower() in EXTENSIONS
+        and path.is_file()
+        and not any(part.startswith(".") for part in path.relative_to(root).parts)
+    )
 
 
 def read_image(path: Path, size: int, channels: int) -> np.ndarray:
@@ -43,8 +47,9 @@ def read_image(path: Path, size: int, channels: int) -> np.ndarray:
     return pixels[None] if channels == 1 else pixels.transpose(2, 0, 1)
 
 
-def read_images(paths: list[Path], size: int, channels: int, on_corrupt: str,
-                limit: int | None = None) -> tuple[np.ndarray, list[int]]:
+def read_images(
+    paths: list[Path], size: int, channels: int, on_corrupt: str, limit: int | None = None
+) -> tuple[np.ndarray, list[int]]:
     """Read ``paths`` into uint8 ``[N, channels, size, size]``; also return the kept indices.
 
     An unreadable file raises ``DataError`` naming it (``on_corrupt="error"``) or is skipped
@@ -59,17 +64,16 @@ def read_images(paths: list[Path], size: int, channels: int, on_corrupt: str,
             images.append(read_image(path, size, channels))
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
             if on_corrupt == "error":
-                raise DataError(f"cannot read image {path} ({error}); remove it, or set "
-                                "data.on_corrupt=skip") from None
+                raise DataError(
+                    f"cannot read image {path} ({error}); remove it, or set data.on_corrupt=skip"
+                ) from None
             skipped.append(path)
             continue
         kept.append(index)
     if skipped:
         names = ", ".join(str(p) for p in skipped[:_NAMED_IN_WARNING])
-        more = f" and {len(skipped) - _NAMED_IN_WARNING} more" \
-            if len(skipped) > _NAMED_IN_WARNING else ""
-        warnings.warn(f"skipped {len(skipped)} unreadable image file(s): {names}{more}",
-                      stacklevel=2)
+        more = f" and {len(skipped) - _NAMED_IN_WARNING} more" if len(skipped) > _NAMED_IN_WARNING else ""
+        warnings.warn(f"skipped {len(skipped)} unreadable image file(s): {names}{more}", stacklevel=2)
     if not images:
         raise DataError(f"none of the {len(paths)} image files could be read")
     return np.stack(images), kept
@@ -82,8 +86,10 @@ def _split_folder(root: Path, split: str) -> Path:
             raise DataError(f"{root} has no {split}/ sub-folder; add one or use the other split")
         return root / split
     if split != "train":
-        raise DataError(f"{root} has no test/ sub-folder, so it has no test split; put "
-                        "held-out images in test/ (and the rest in train/)")
+        raise DataError(
+            f"{root} has no test/ sub-folder, so it has no test split; put "
+            "held-out images in test/ (and the rest in train/)"
+        )
     return root
 
 
@@ -108,13 +114,16 @@ def load_image_folder(name: str, root: Path, cfg, paths: list[Path] | None = Non
         raise DataError(f"no image files ({', '.join(sorted(EXTENSIONS))}) under {root}")
     labels, class_names = _labels(root, paths)
     data, kept = read_images(paths, size, channels, cfg.on_corrupt, cfg.limit)
-    return Dataset(name=name, kind="image", data=torch.from_numpy(data),
-                   labels=None if labels is None else torch.from_numpy(labels[kept]),
-                   class_names=class_names)
+    return Dataset(
+        name=name,
+        kind="image",
+        data=torch.from_numpy(data),
+        labels=None if labels is None else torch.from_numpy(labels[kept]),
+        class_names=class_names,
+    )
 
 
-@register("folder", "any folder of png/jpg/bmp/gif/webp images (data.root); sub-folders "
-          "are classes", "image")
+@register("folder", "any folder of png/jpg/bmp/gif/webp images (data.root); sub-folders are classes", "image")
 def load_folder(cfg, seed: int) -> Dataset:
     del seed  # sorted paths fix the order
     if not cfg.root:
@@ -133,28 +142,35 @@ _CELEBA_SPLIT_CODE = {"train": "0", "test": "2"}
 def _celeba_paths(images_dir: Path, split: str) -> list[Path]:
     """The split's images: by the official partition file when present beside the images."""
     paths = list_images(images_dir)
-    partition = next((p for p in (images_dir.parent / _CELEBA_PARTITION,
-                                  images_dir / _CELEBA_PARTITION) if p.is_file()), None)
+    partition = next(
+        (p for p in (images_dir.parent / _CELEBA_PARTITION, images_dir / _CELEBA_PARTITION) if p.is_file()),
+        None,
+    )
     if partition is None:
         if split == "test":
-            raise DataError(f"celeba's test split needs {_CELEBA_PARTITION} beside "
-                            f"{images_dir} (from the CelebA Eval folder)")
+            raise DataError(
+                f"celeba's test split needs {_CELEBA_PARTITION} beside "
+                f"{images_dir} (from the CelebA Eval folder)"
+            )
         return paths  # no partition: all images are training images
-    wanted = {line.split()[0] for line in partition.read_text().splitlines()
-              if len(line.split()) == 2 and line.split()[1] == _CELEBA_SPLIT_CODE[split]}
+    wanted = {
+        line.split()[0]
+        for line in partition.read_text().splitlines()
+        if len(line.split()) == 2 and line.split()[1] == _CELEBA_SPLIT_CODE[split]
+    }
     return [path for path in paths if path.name in wanted]
 
 
-@register("celeba", "CelebA aligned faces from img_align_celeba/ (no download), 64x64 by "
-          "default", "image")
+@register("celeba", "CelebA aligned faces from img_align_celeba/ (no download), 64x64 by default", "image")
 def load_celeba(cfg, seed: int) -> Dataset:
     del seed
     folders = candidate_folders("celeba", cfg.root)
     for folder in folders:
         for images_dir in (folder / "img_align_celeba", folder):
             if images_dir.name == "img_align_celeba" and images_dir.is_dir():
-                return load_image_folder("celeba", images_dir, cfg,
-                                         _celeba_paths(images_dir, cfg.split))
-    raise DataError(f"img_align_celeba/ not found in: {looked_in(folders)}; get "
-                    "img_align_celeba.zip from https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html "
-                    "and unzip it into ~/.cache/ganforge/celeba, or pass --set data.root=DIR")
+                return load_image_folder("celeba", images_dir, cfg, _celeba_paths(images_dir, cfg.split))
+    raise DataError(
+        f"img_align_celeba/ not found in: {looked_in(folders)}; get "
+        "img_align_celeba.zip from https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html "
+        "and unzip it into ~/.cache/ganforge/celeba, or pass --set data.root=DIR"
+    )

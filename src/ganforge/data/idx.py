@@ -40,16 +40,17 @@ def read_idx(path: Path) -> np.ndarray:
         raise DataError(f"{path} is not an IDX file (bad magic number); {fix}")
     type_code, ndim = raw[2], raw[3]
     if type_code != _UBYTE:
-        raise DataError(f"{path} holds IDX type 0x{type_code:02x}; only unsigned bytes "
-                        "(0x08) are supported")
+        raise DataError(f"{path} holds IDX type 0x{type_code:02x}; only unsigned bytes (0x08) are supported")
     header_bytes = 4 + 4 * ndim
     if len(raw) < header_bytes:
         raise DataError(f"{path} is truncated inside its header; {fix}")
     dims = struct.unpack(f">{ndim}I", raw[4:header_bytes])
     expected = math.prod(dims)
     if len(raw) - header_bytes != expected:
-        raise DataError(f"{path} declares shape {list(dims)} ({expected} bytes) but holds "
-                        f"{len(raw) - header_bytes} bytes; {fix}")
+        raise DataError(
+            f"{path} declares shape {list(dims)} ({expected} bytes) but holds "
+            f"{len(raw) - header_bytes} bytes; {fix}"
+        )
     # copy: frombuffer over bytes is read-only, and torch wants a writable array
     return np.frombuffer(raw, np.uint8, count=expected, offset=header_bytes).reshape(dims).copy()
 
@@ -80,21 +81,27 @@ FASHION_MNIST = IdxSource(
     # are re-compressed, so their .gz digests differ; local files are never checked.
     algorithm="sha256",
     digests={
-        "train-images-idx3-ubyte.gz":
-            "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
-        "train-labels-idx1-ubyte.gz":
-            "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
-        "t10k-images-idx3-ubyte.gz":
-            "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
-        "t10k-labels-idx1-ubyte.gz":
-            "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+        "train-images-idx3-ubyte.gz": "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+        "train-labels-idx1-ubyte.gz": "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+        "t10k-images-idx3-ubyte.gz": "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+        "t10k-labels-idx1-ubyte.gz": "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
     },
-    class_names=["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                 "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
+    class_names=[
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ],
     extra_folders=("/usr/share/datasets/fashion-mnist",),  # Debian: dataset-fashion-mnist
     how_to_get="apt-get install dataset-fashion-mnist, or put the 4 .gz files from "
-               "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/ in "
-               "~/.cache/ganforge/fashion-mnist, or pass --set data.root=DIR",
+    "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/ in "
+    "~/.cache/ganforge/fashion-mnist, or pass --set data.root=DIR",
 )
 
 MNIST = IdxSource(
@@ -112,7 +119,7 @@ MNIST = IdxSource(
     class_names=[str(digit) for digit in range(10)],
     extra_folders=(),
     how_to_get="put the 4 .gz files from https://ossci-datasets.s3.amazonaws.com/mnist/ in "
-               "~/.cache/ganforge/mnist, or pass --set data.root=DIR",
+    "~/.cache/ganforge/mnist, or pass --set data.root=DIR",
 )
 
 
@@ -131,14 +138,20 @@ def locate_idx(source: IdxSource, split: str, root: str | None, download: bool) 
         found = [_existing(folder, stem) for stem in stems]
         if all(found):
             return found  # type: ignore[return-value]
-    missing = f"{source.name} {split} files ({', '.join(stems)}[.gz]) not found in: " \
-              f"{looked_in(folders)}"
+    missing = f"{source.name} {split} files ({', '.join(stems)}[.gz]) not found in: {looked_in(folders)}"
     if not download:
         raise DataError(f"{missing}; {source.how_to_get} (or set data.download=true)")
     target = cache_dir(source.name)
     try:
-        return [fetch(source.mirror + f"{stem}.gz", target / f"{stem}.gz", source.algorithm,
-                      source.digests[f"{stem}.gz"]) for stem in stems]
+        return [
+            fetch(
+                source.mirror + f"{stem}.gz",
+                target / f"{stem}.gz",
+                source.algorithm,
+                source.digests[f"{stem}.gz"],
+            )
+            for stem in stems
+        ]
     except DataError as error:
         raise DataError(f"{missing}; {error}; {source.how_to_get}") from None
 
@@ -149,14 +162,20 @@ def load_idx_set(source: IdxSource, cfg, seed: int) -> Dataset:
     images_path, labels_path = locate_idx(source, cfg.split, cfg.root, cfg.download)
     images, labels = read_idx(images_path), read_idx(labels_path)
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-        raise DataError(f"{images_path} (shape {list(images.shape)}) and {labels_path} (shape "
-                        f"{list(labels.shape)}) do not form an image set with one label each")
+        raise DataError(
+            f"{images_path} (shape {list(images.shape)}) and {labels_path} (shape "
+            f"{list(labels.shape)}) do not form an image set with one label each"
+        )
     if labels.size and labels.max() >= len(source.class_names):
         raise DataError(f"{labels_path} holds label {labels.max()}; expected 0..9")
     data = fit_images(images[:, None], cfg.image_size, cfg.channels)
-    return Dataset(name=source.name, kind="image", data=torch.from_numpy(data),
-                   labels=torch.from_numpy(labels.astype(np.int64)),
-                   class_names=list(source.class_names))
+    return Dataset(
+        name=source.name,
+        kind="image",
+        data=torch.from_numpy(data),
+        labels=torch.from_numpy(labels.astype(np.int64)),
+        class_names=list(source.class_names),
+    )
 
 
 @register("fashion-mnist", "Zalando's 28x28 gray clothing images, 10 classes, 60k/10k", "image")

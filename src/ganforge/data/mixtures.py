@@ -41,8 +41,9 @@ def balanced_components(n_points: int, n_components: int, generator: torch.Gener
     return components[torch.randperm(n_points, generator=generator)]
 
 
-def sample_mixture(centres: torch.Tensor, std: float, n_points: int,
-                   generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def sample_mixture(
+    centres: torch.Tensor, std: float, n_points: int, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Points of an isotropic Gaussian mixture with equal weights.
 
     ``centres`` is ``[K, 2]``; returns float32 points ``[n_points, 2]`` and int64 mode
@@ -67,8 +68,7 @@ def grid25_centres() -> torch.Tensor:
 def _mixture_set(name: str, centres: torch.Tensor, std: float, cfg, seed: int) -> Dataset:
     _check_count(cfg.n_points)
     points, components = sample_mixture(centres, std, cfg.n_points, _generator(seed, cfg.split))
-    return Dataset(name=name, kind="points", data=points, labels=components,
-                   modes=centres, mode_std=std)
+    return Dataset(name=name, kind="points", data=points, labels=components, modes=centres, mode_std=std)
 
 
 @register("ring8", "8 Gaussians on a circle of radius 1, std 0.01 (PacGAN's 2D-ring)", "points")
@@ -76,14 +76,12 @@ def load_ring8(cfg, seed: int) -> Dataset:
     return _mixture_set("ring8", ring8_centres(), RING8_STD, cfg, seed)
 
 
-@register("grid25", "25 Gaussians on a 5x5 grid, spacing 2, std 0.05 (PacGAN's 2D-grid)",
-          "points")
+@register("grid25", "25 Gaussians on a 5x5 grid, spacing 2, std 0.05 (PacGAN's 2D-grid)", "points")
 def load_grid25(cfg, seed: int) -> Dataset:
     return _mixture_set("grid25", grid25_centres(), GRID25_STD, cfg, seed)
 
 
-@register("spiral", "a noisy two-turn spiral inside the unit disc (no discrete modes)",
-          "points")
+@register("spiral", "a noisy two-turn spiral inside the unit disc (no discrete modes)", "points")
 def load_spiral(cfg, seed: int) -> Dataset:
     """Archimedean spiral r = angle / max_angle with Gaussian noise; no modes."""
     _check_count(cfg.n_points)
@@ -96,8 +94,7 @@ def load_spiral(cfg, seed: int) -> Dataset:
     return Dataset(name="spiral", kind="points", data=curve + noise)
 
 
-@register("moons", "two interleaving half circles, like sklearn's make_moons (noise 0.05)",
-          "points")
+@register("moons", "two interleaving half circles, like sklearn's make_moons (noise 0.05)", "points")
 def load_moons(cfg, seed: int) -> Dataset:
     """sklearn's make_moons geometry with random positions along each moon; labels: 0 upper."""
     _check_count(cfg.n_points)

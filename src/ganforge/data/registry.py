@@ -53,4 +53,5 @@ def register(name: str, summary: str, kind: str):
     def wrap(loader: Callable[..., Dataset]) -> Callable[..., Dataset]:
         DATASETS[name] = DatasetSpec(loader, summary, kind)
         return loader
+
     return wrap

@@ -20,7 +20,21 @@ from ganforge.detect.training import (
     train_detector,
 )
 
-__all__ = ["DETECTORS", "DetectError", "DetectorSettings", "PixelDetector", "SpectrumDetector",
-           "fit_images", "load_detector", "load_set", "log_spectrum", "plot_spectra",
-           "probabilities", "read_for_scoring", "save_detector", "score_sets", "split",
-           "train_detector"]
+__all__ = [
+    "DETECTORS",
+    "DetectError",
+    "DetectorSettings",
+    "PixelDetector",
+    "SpectrumDetector",
+    "fit_images",
+    "load_detector",
+    "load_set",
+    "log_spectrum",
+    "plot_spectra",
+    "probabilities",
+    "read_for_scoring",
+    "save_detector",
+    "score_sets",
+    "split",
+    "train_detector",
+]

@@ -33,17 +33,19 @@ def load_set(spec: str, n: int, seed: int) -> np.ndarray:
     return images
 
 
-def fit_images(images: np.ndarray, channels: int, size: int,
-               label: str = "images") -> tuple[np.ndarray, list[str]]:
+def fit_images(
+    images: np.ndarray, channels: int, size: int, label: str = "images"
+) -> tuple[np.ndarray, list[str]]:
     """uint8 ``[N, C, H, W]`` -> ``[N, channels, size, size]`` and notes on what changed."""
     notes = []
     if images.shape[1] != channels:
-        notes.append(f"{label}: {images.shape[1]}-channel images converted to {channels} "
-                     "channel(s)")
+        notes.append(f"{label}: {images.shape[1]}-channel images converted to {channels} channel(s)")
         images = convert_channels(images, channels)
     if images.shape[2:] != (size, size):
-        notes.append(f"{label}: {images.shape[2]}x{images.shape[3]} images resized to "
-                     f"{size}x{size} (center crop + bicubic: weakens spectral traces)")
+        notes.append(
+            f"{label}: {images.shape[2]}x{images.shape[3]} images resized to "
+            f"{size}x{size} (center crop + bicubic: weakens spectral traces)"
+        )
         images = resize_images(images, size)
     return np.ascontiguousarray(images), notes
 
@@ -56,8 +58,7 @@ def read_image_file(path: Path) -> np.ndarray:
     return pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)
 
 
-def read_for_scoring(path: str | Path, channels: int,
-                     size: int) -> tuple[np.ndarray, list[str], list[str]]:
+def read_for_scoring(path: str | Path, channels: int, size: int) -> tuple[np.ndarray, list[str], list[str]]:
     """An image file, a folder of them, or a ``.npy`` array -> (uint8 ``[N, channels, size,
     size]``, one name per image, notes). Unreadable files in a folder are skipped and named
     in the notes; an unreadable single file, or a folder with nothing readable, is an error."""
@@ -91,6 +92,7 @@ def read_for_scoring(path: str | Path, channels: int,
     if unreadable:
         notes.append(f"skipped {len(unreadable)} unreadable file(s): " + ", ".join(unreadable))
     if not images:
-        raise DetectError(f"none of the {len(files)} image files in {path} could be read: "
-                          + ", ".join(unreadable[:5]))
+        raise DetectError(
+            f"none of the {len(files)} image files in {path} could be read: " + ", ".join(unreadable[:5])
+        )
     return np.stack(images), names, notes

@@ -23,10 +23,16 @@ class PixelDetector(nn.Module):
         super().__init__()
         del image_size  # any size works; kept for the shared signature
         self.net = nn.Sequential(
-            nn.Conv2d(channels, width, 3, 1, 1), nn.LeakyReLU(0.2),
-            nn.Conv2d(width, 2 * width, 3, 2, 1), nn.LeakyReLU(0.2),
-            nn.Conv2d(2 * width, 4 * width, 3, 2, 1), nn.LeakyReLU(0.2),
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4 * width, 1))
+            nn.Conv2d(channels, width, 3, 1, 1),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(width, 2 * width, 3, 2, 1),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(2 * width, 4 * width, 3, 2, 1),
+            nn.LeakyReLU(0.2),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Linear(4 * width, 1),
+        )
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """``[N, C, H, W]`` in [-1, 1] -> logits ``[N]`` (positive: generated)."""
@@ -46,8 +52,9 @@ class SpectrumDetector(nn.Module):
         size = image_size * image_size
         self.register_buffer("mean", torch.zeros(image_size, image_size))
         self.register_buffer("std", torch.ones(image_size, image_size))
-        self.net = nn.Sequential(nn.Flatten(), nn.Dropout(0.2), nn.Linear(size, hidden),
-                                 nn.LeakyReLU(0.2), nn.Linear(hidden, 1))
+        self.net = nn.Sequential(
+            nn.Flatten(), nn.Dropout(0.2), nn.Linear(size, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, 1)
+        )
 
     @torch.no_grad()
     def fit_normalisation(self, images: torch.Tensor) -> None:

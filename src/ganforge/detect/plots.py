@@ -31,6 +31,7 @@ def plot_spectra(sets: dict[str, np.ndarray], path: str | Path) -> Path:
     difference to the real one (red: more energy than real images; each panel on its own
     symmetric scale, printed under it), and all sets' radial profiles in one panel."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -57,15 +58,27 @@ def plot_spectra(sets: dict[str, np.ndarray], path: str | Path) -> Path:
         bottom.set_xlabel(f"colour scale +-{limit:.2f}", fontsize=8)
     note = fig.add_subplot(grid[1, 0])
     note.axis("off")
-    note.text(0.5, 0.5, "generated - real\n(red: more energy)\n\ncentre: low freq.\nedges: "
-              "high freq.\nedge centres, corners:\nNyquist (period 2)", ha="center",
-              va="center", fontsize=8, transform=note.transAxes)
+    note.text(
+        0.5,
+        0.5,
+        "generated - real\n(red: more energy)\n\ncentre: low freq.\nedges: "
+        "high freq.\nedge centres, corners:\nNyquist (period 2)",
+        ha="center",
+        va="center",
+        fontsize=8,
+        transform=note.transAxes,
+    )
     profile = fig.add_subplot(grid[2, :])
     for name in names:
         values = radial_profile(spectra[name])
         frequency = np.arange(len(values)) / (2 * (len(values) - 1))  # cycles per pixel
-        profile.plot(frequency, values, label=name, color="black" if name == names[0] else None,
-                     linewidth=2.2 if name == names[0] else 1.2)
+        profile.plot(
+            frequency,
+            values,
+            label=name,
+            color="black" if name == names[0] else None,
+            linewidth=2.2 if name == names[0] else 1.2,
+        )
     profile.set_xlabel("spatial frequency (cycles per pixel; 0.5 = Nyquist)")
     profile.set_ylabel("mean log |FFT| over rings")
     profile.legend(fontsize=7, ncol=min(columns, 4))

@@ -37,8 +37,9 @@ class DetectorSettings:
     seed: int = 0  # initialisation, split and batch order
 
 
-def train_detector(kind: str, real: np.ndarray, fake: np.ndarray,
-                   settings: DetectorSettings | None = None) -> nn.Module:
+def train_detector(
+    kind: str, real: np.ndarray, fake: np.ndarray, settings: DetectorSettings | None = None
+) -> nn.Module:
     """Fit detector ``kind`` on uint8 ``[N, C, S, S]`` real and generated images (same C, S).
 
     Every batch is half real, half generated, so the classes stay balanced whatever the set
@@ -53,14 +54,17 @@ def train_detector(kind: str, real: np.ndarray, fake: np.ndarray,
     model = DETECTORS[kind](real.shape[1], real.shape[2])
     if isinstance(model, SpectrumDetector):
         model.fit_normalisation(torch.cat([real_x, fake_x]))
-    optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr,
-                                 weight_decay=settings.weight_decay)
+    optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     half = settings.batch_size // 2
     targets = torch.cat([torch.zeros(half), torch.ones(half)])  # 1 = generated
     model.train()
     for _ in range(settings.steps):
-        batch = torch.cat([real_x[torch.randint(len(real_x), (half,), generator=generator)],
-                           fake_x[torch.randint(len(fake_x), (half,), generator=generator)]])
+        batch = torch.cat(
+            [
+                real_x[torch.randint(len(real_x), (half,), generator=generator)],
+                fake_x[torch.randint(len(fake_x), (half,), generator=generator)],
+            ]
+        )
         loss = F.binary_cross_entropy_with_logits(model(batch), targets)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -72,8 +76,10 @@ def train_detector(kind: str, real: np.ndarray, fake: np.ndarray,
 def probabilities(model: nn.Module, images: np.ndarray, batch_size: int = 500) -> np.ndarray:
     """uint8 ``[N, C, S, S]`` -> float64 ``[N]``: the probability that each image is generated."""
     model.eval()
-    parts = [torch.sigmoid(model(to_unit_range(torch.from_numpy(images[i:i + batch_size]))))
-             for i in range(0, len(images), batch_size)]
+    parts = [
+        torch.sigmoid(model(to_unit_range(torch.from_numpy(images[i : i + batch_size]))))
+        for i in range(0, len(images), batch_size)
+    ]
     return torch.cat(parts).double().numpy()
 
 
@@ -82,9 +88,12 @@ def score_sets(model: nn.Module, real: np.ndarray, fake: np.ndarray) -> dict[str
     p_real, p_fake = probabilities(model, real), probabilities(model, fake)
     truth = np.concatenate([np.zeros(len(p_real)), np.ones(len(p_fake))])
     scores = np.concatenate([p_real, p_fake])
-    return {"accuracy": float(((scores > 0.5) == truth).mean()),
-            "auc": float(roc_auc_score(truth, scores)),
-            "n_real": len(p_real), "n_fake": len(p_fake)}
+    return {
+        "accuracy": float(((scores > 0.5) == truth).mean()),
+        "auc": float(roc_auc_score(truth, scores)),
+        "n_real": len(p_real),
+        "n_fake": len(p_fake),
+    }
 
 
 def split(images: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -110,8 +119,9 @@ def load_detector(folder: str | Path) -> tuple[dict[str, nn.Module], dict[str, A
     """``({kind: model in eval mode}, info)`` from a folder written by ``save_detector``."""
     folder = Path(folder)
     if not (folder / INFO_NAME).is_file():
-        raise DetectError(f"{folder} is not a detector folder (no {INFO_NAME}); make one with "
-                          "`ganforge detect train`")
+        raise DetectError(
+            f"{folder} is not a detector folder (no {INFO_NAME}); make one with `ganforge detect train`"
+        )
     try:
         info = json.loads((folder / INFO_NAME).read_text())
         models = {}
@@ -120,6 +130,5 @@ def load_detector(folder: str | Path) -> tuple[dict[str, nn.Module], dict[str, A
             model.load_state_dict(load_file(str(folder / f"{kind}.safetensors")))
             models[kind] = model.eval()
     except Exception as err:  # bad JSON, missing file, wrong shapes
-        raise DetectError(f"cannot load the detector in {folder}: "
-                          f"{str(err).splitlines()[0][:200]}") from None
+        raise DetectError(f"cannot load the detector in {folder}: {str(err).splitlines()[0][:200]}") from None
     return models, info

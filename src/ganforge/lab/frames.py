@@ -53,8 +53,7 @@ def plane_grid(bounds: Bounds, resolution: int) -> Tensor:
 
 
 @torch.no_grad()
-def heat_map(D: nn.Module, loss: GANLoss, bounds: Bounds,
-             resolution: int) -> tuple[np.ndarray, float, float]:
+def heat_map(D: nn.Module, loss: GANLoss, bounds: Bounds, resolution: int) -> tuple[np.ndarray, float, float]:
     """D over the plane: ``(values [res, res] in [0, 1], lowest logit, highest logit)``.
 
     For the BCE losses (``loss.probabilistic``) values are D(x) = sigmoid(logit), the
@@ -131,8 +130,9 @@ def histogram_js(real: np.ndarray, fake: np.ndarray, bounds: Bounds, bins: int =
     return min(max((kl(p) + kl(q)) / 2, 0.0), math.log(2))
 
 
-def sample_quality(fake: np.ndarray, real: np.ndarray, modes: np.ndarray | None,
-                   mode_std: float | None, bounds: Bounds) -> dict:
+def sample_quality(
+    fake: np.ndarray, real: np.ndarray, modes: np.ndarray | None, mode_std: float | None, bounds: Bounds
+) -> dict:
     """What the quality chart plots for generated points ``fake [N, 2]``.
 
     With modes: ``{"modes_covered", "modes_total", "hq_share"}`` (PacGAN's protocol). Without:
@@ -141,6 +141,9 @@ def sample_quality(fake: np.ndarray, real: np.ndarray, modes: np.ndarray | None,
     fake = np.nan_to_num(fake, nan=1e6, posinf=1e6, neginf=-1e6)
     if modes is not None and mode_std is not None:
         coverage = mode_coverage(fake, modes, mode_std)
-        return {"modes_covered": coverage["modes_covered"], "modes_total": int(len(modes)),
-                "hq_share": coverage["high_quality_share"]}
+        return {
+            "modes_covered": coverage["modes_covered"],
+            "modes_total": int(len(modes)),
+            "hq_share": coverage["high_quality_share"],
+        }
     return {"js": histogram_js(real, fake, bounds)}

@@ -48,8 +48,7 @@ class Setting:
         """``value`` as ``kind``; a ProtocolError names the setting and what is allowed."""
         if self.kind is str:
             if not isinstance(value, str) or value not in (self.choices or ()):
-                raise ProtocolError(f"{name} must be one of {', '.join(self.choices or ())}; "
-                                    f"got {value!r}")
+                raise ProtocolError(f"{name} must be one of {', '.join(self.choices or ())}; got {value!r}")
             return value
         # JSON has one number type; bools are not numbers here.
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -67,27 +66,46 @@ class Setting:
         return value
 
     def describe(self) -> dict[str, Any]:
-        return {"kind": self.kind.__name__, "default": self.default, "min": self.low,
-                "max": self.high, "choices": self.choices, "live": self.live, "help": self.help}
+        return {
+            "kind": self.kind.__name__,
+            "default": self.default,
+            "min": self.low,
+            "max": self.high,
+            "choices": self.choices,
+            "live": self.live,
+            "help": self.help,
+        }
 
 
 DATA_SETS = ("ring8", "grid25", "spiral", "moons", "drawn")
 
 SETTINGS: dict[str, Setting] = {
-    "data": Setting(str, "ring8", choices=DATA_SETS, live=False,
-                    help="real distribution; 'drawn' uses the points you clicked"),
-    "loss": Setting(str, "nonsaturating", choices=tuple(LOSSES),
-                    help="GAN objective (ganforge.losses); applies live"),
+    "data": Setting(
+        str,
+        "ring8",
+        choices=DATA_SETS,
+        live=False,
+        help="real distribution; 'drawn' uses the points you clicked",
+    ),
+    "loss": Setting(
+        str, "nonsaturating", choices=tuple(LOSSES), help="GAN objective (ganforge.losses); applies live"
+    ),
     "lr_d": Setting(float, 1e-3, 1e-5, 0.5, help="D's learning rate; applies live"),
     "lr_g": Setting(float, 1e-3, 1e-5, 0.5, help="G's learning rate; applies live"),
     "d_steps": Setting(int, 1, 1, 10, help="D updates per G update"),
     "batch_size": Setting(int, 64, 8, 512, help="real and fake points per update"),
     "speed": Setting(int, 10, 1, 500, help="iterations per visual update at most"),
-    "optimizer": Setting(str, "adam", choices=("adam", "sgd"), live=False,
-                         help="Adam(beta1=0.5, beta2=0.999) or plain SGD"),
+    "optimizer": Setting(
+        str, "adam", choices=("adam", "sgd"), live=False, help="Adam(beta1=0.5, beta2=0.999) or plain SGD"
+    ),
     "z_dim": Setting(int, 2, 1, 64, live=False, help="noise dimension"),
-    "noise": Setting(str, "uniform", choices=("uniform", "normal"), live=False,
-                     help="noise distribution: U[-1, 1] or N(0, 1)"),
+    "noise": Setting(
+        str,
+        "uniform",
+        choices=("uniform", "normal"),
+        live=False,
+        help="noise distribution: U[-1, 1] or N(0, 1)",
+    ),
     "hidden_layers": Setting(int, 2, 1, 4, live=False, help="hidden layers in G and in D"),
     "width": Setting(int, 64, 4, 256, live=False, help="hidden units per layer in G and D"),
     "seed": Setting(int, 0, 0, 2**31 - 1, live=False, help="seed of weights, data and noise"),
@@ -97,8 +115,15 @@ MAX_MESSAGE_CHARS = 64 * 1024  # a drawn data set of MAX_DRAWN_POINTS fits easil
 MAX_DRAWN_POINTS = 1000  # points a user may draw
 DRAW_BOUNDS = (-1.5, 1.5, -1.5, 1.5)  # x_min, x_max, y_min, y_max of the drawing canvas
 STEP_UNITS = ("d", "g", "iteration")
-_FIELDS = {"play": set(), "pause": set(), "reset": set(), "step": {"unit"}, "set": {"values"},
-           "draw": {"points"}, "ack": {"seq"}}
+_FIELDS = {
+    "play": set(),
+    "pause": set(),
+    "reset": set(),
+    "step": {"unit"},
+    "set": {"values"},
+    "draw": {"points"},
+    "ack": {"seq"},
+}
 
 
 def default_settings() -> dict[str, Any]:
@@ -124,13 +149,15 @@ def check_points(points: Any) -> list[tuple[float, float]]:
     x_min, x_max, y_min, y_max = DRAW_BOUNDS
     checked = []
     for point in points:
-        if (not isinstance(point, list) or len(point) != 2
-                or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in point)):
+        if (
+            not isinstance(point, list)
+            or len(point) != 2
+            or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in point)
+        ):
             raise ProtocolError(f"each drawn point must be [x, y] with two numbers, got {point!r}")
         x, y = float(point[0]), float(point[1])
         if not (x_min <= x <= x_max and y_min <= y <= y_max):  # also rejects NaN
-            raise ProtocolError(f"drawn point {point!r} lies outside the drawing area "
-                                f"{DRAW_BOUNDS}")
+            raise ProtocolError(f"drawn point {point!r} lies outside the drawing area {DRAW_BOUNDS}")
         checked.append((x, y))
     return checked
 
@@ -140,8 +167,7 @@ def parse_message(text: Any) -> dict[str, Any]:
     if not isinstance(text, str):
         raise ProtocolError("send commands as JSON text, not binary")
     if len(text) > MAX_MESSAGE_CHARS:
-        raise ProtocolError(f"message too long ({len(text)} characters; at most "
-                            f"{MAX_MESSAGE_CHARS})")
+        raise ProtocolError(f"message too long ({len(text)} characters; at most {MAX_MESSAGE_CHARS})")
     try:
         message = json.loads(text)
     except ValueError:
@@ -156,8 +182,7 @@ def parse_message(text: Any) -> dict[str, Any]:
         wanted = ", ".join(sorted(_FIELDS[kind])) or "no other fields"
         raise ProtocolError(f"a {kind!r} message takes {wanted}; got {', '.join(sorted(fields))}")
     if kind == "step" and message["unit"] not in STEP_UNITS:
-        raise ProtocolError(f"step unit must be one of {', '.join(STEP_UNITS)}, got "
-                            f"{message['unit']!r}")
+        raise ProtocolError(f"step unit must be one of {', '.join(STEP_UNITS)}, got {message['unit']!r}")
     if kind == "set":
         message["values"] = check_settings(message["values"])
     if kind == "draw":
@@ -174,10 +199,10 @@ def parse_message(text: Any) -> dict[str, Any]:
 # so the arrays start 4-byte aligned), then the float32 arrays back to back in the order of
 # header["arrays"] = [[name, length], ...]. The page reads them as Float32Array views.
 
+
 def encode_frame(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> bytes:
     """Pack a JSON-able ``header`` and named float arrays (any shape, flattened) into bytes."""
-    flat = {name: np.ascontiguousarray(values, dtype="<f4").ravel()
-            for name, values in arrays.items()}
+    flat = {name: np.ascontiguousarray(values, dtype="<f4").ravel() for name, values in arrays.items()}
     header = dict(header, arrays=[[name, int(values.size)] for name, values in flat.items()])
     text = json.dumps(header, separators=(",", ":")).encode()
     text += b" " * (-(4 + len(text)) % 4)
@@ -187,7 +212,7 @@ def encode_frame(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> bytes
 def decode_frame(data: bytes) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Inverse of ``encode_frame`` (used by tests and the benchmark)."""
     (length,) = struct.unpack_from("<I", data)
-    header = json.loads(data[4:4 + length])
+    header = json.loads(data[4 : 4 + length])
     arrays, offset = {}, 4 + length
     for name, size in header["arrays"]:
         arrays[name] = np.frombuffer(data, dtype="<f4", count=size, offset=offset)

@@ -71,8 +71,7 @@ def read_metrics_tolerant(path: Path) -> dict[str, list[float]]:
         values: dict[str, list[float]] = {name: [] for name in columns}
         for row in reader:
             try:
-                parsed = {k: float(row[k]) if row.get(k) not in (None, "") else math.nan
-                          for k in columns}
+                parsed = {k: float(row[k]) if row.get(k) not in (None, "") else math.nan for k in columns}
             except ValueError:
                 continue  # a half-written last line
             for name, value in parsed.items():
@@ -112,33 +111,52 @@ def find_alarms(metrics: dict[str, list[float]], probabilistic: bool) -> list[di
         bad = ~np.isfinite(values)
         if bad.any():
             first = int(steps[int(np.argmax(bad))])
-            alarms.append(_alarm("divergence", f"{name} is NaN/inf",
-                                 f"first non-finite {name} at step {first}: training diverged"))
+            alarms.append(
+                _alarm(
+                    "divergence",
+                    f"{name} is NaN/inf",
+                    f"first non-finite {name} at step {first}: training diverged",
+                )
+            )
             continue
         scale = float(np.median(np.abs(values))) + 1e-3
         recent = float(np.abs(values[window]).max())
         if rows >= 10 and recent > EXPLODING_FLOOR and recent > EXPLODING_RATIO * scale:
-            alarms.append(_alarm("divergence", f"{name} is exploding",
-                                 f"recent |{name}| reaches {recent:.3g}, {recent / scale:.0f}x "
-                                 "the run's median"))
+            alarms.append(
+                _alarm(
+                    "divergence",
+                    f"{name} is exploding",
+                    f"recent |{name}| reaches {recent:.3g}, {recent / scale:.0f}x the run's median",
+                )
+            )
     d_fake = np.asarray(metrics.get("d_fake", []), dtype=float)
     g_loss = np.asarray(metrics.get("g_loss", []), dtype=float)
     if probabilistic and len(d_fake) == rows and len(g_loss) == rows and rows >= 3:
         recent_fake = float(np.nanmean(d_fake[window]))
         if recent_fake < D_WINS_FAKE and _slope(g_loss[window]) >= 0:
-            alarms.append(_alarm("d_wins", "D is winning outright",
-                                 f"mean D(G(z)) = {recent_fake:.3f} over the last "
-                                 f"{window.stop - window.start} rows and G's loss is not falling:"
-                                 " G gets almost no signal (try the non-saturating loss, a lower"
-                                 " lr_d or fewer D steps)"))
+            alarms.append(
+                _alarm(
+                    "d_wins",
+                    "D is winning outright",
+                    f"mean D(G(z)) = {recent_fake:.3f} over the last "
+                    f"{window.stop - window.start} rows and G's loss is not falling:"
+                    " G gets almost no signal (try the non-saturating loss, a lower"
+                    " lr_d or fewer D steps)",
+                )
+            )
     for name in COVERAGE_COLUMNS:
         values = np.asarray(metrics.get(name, []), dtype=float)
         values = values[np.isfinite(values)]
         if len(values) >= 2 and values.max() > 0 and values[-1] < 0.5 * values.max():
-            alarms.append(_alarm("mode_collapse", f"{name} collapsed",
-                                 f"{name} fell to {values[-1]:.3g} from a best of "
-                                 f"{values.max():.3g}: G covers less of the data than it did",
-                                 level="warning"))
+            alarms.append(
+                _alarm(
+                    "mode_collapse",
+                    f"{name} collapsed",
+                    f"{name} fell to {values[-1]:.3g} from a best of "
+                    f"{values.max():.3g}: G covers less of the data than it did",
+                    level="warning",
+                )
+            )
     return alarms
 
 
@@ -150,13 +168,18 @@ def _histogram(groups: dict[str, np.ndarray]) -> dict[str, Any]:
     if high - low < 1e-6:
         low, high = low - 0.5, high + 0.5
     edges = np.linspace(low, high, HISTOGRAM_BINS + 1)
-    return {"edges": edges.tolist(),
-            **{k: np.histogram(v, bins=edges)[0].tolist() for k, v in finite.items()}}
+    return {
+        "edges": edges.tolist(),
+        **{k: np.histogram(v, bins=edges)[0].tolist() for k, v in finite.items()},
+    }
 
 
 def _grad_norms(module: torch.nn.Module) -> tuple[list[dict[str, Any]], float]:
-    norms = [{"name": name, "norm": float(p.grad.norm())}
-             for name, p in module.named_parameters() if p.grad is not None]
+    norms = [
+        {"name": name, "norm": float(p.grad.norm())}
+        for name, p in module.named_parameters()
+        if p.grad is not None
+    ]
     total = math.sqrt(sum(n["norm"] ** 2 for n in norms)) if norms else 0.0
     return norms, total
 
@@ -175,8 +198,10 @@ class RunView:
             raise RunViewError(f"--run {self.run_dir}: no such folder")
         markers = ("config.yaml", "metrics.csv", "checkpoints", "generator.json")
         if not any((self.run_dir / m).exists() for m in markers):
-            raise RunViewError(f"--run {self.run_dir} is not a ganforge run folder (it holds "
-                               "none of config.yaml, metrics.csv, checkpoints/)")
+            raise RunViewError(
+                f"--run {self.run_dir} is not a ganforge run folder (it holds "
+                "none of config.yaml, metrics.csv, checkpoints/)"
+            )
         self._lock = threading.Lock()
         self._diagnostics: tuple[Any, dict] | None = None
         self._generator: tuple[Any, Any, dict] | None = None
@@ -213,11 +238,13 @@ class RunView:
         """Config, curves, sample list and metric alarms: what the page polls every few seconds."""
         metrics = read_metrics_tolerant(self.run_dir / "metrics.csv")
         checkpoint = latest_checkpoint(self.run_dir)
-        clean = {k: [v if math.isfinite(v) else None for v in values]
-                 for k, values in metrics.items()}
+        clean = {k: [v if math.isfinite(v) else None for v in values] for k, values in metrics.items()}
         return {
-            "name": self.run_dir.name, "config": self.config(), "metrics": clean,
-            "probabilistic": self.probabilistic(), "samples": self.samples(),
+            "name": self.run_dir.name,
+            "config": self.config(),
+            "metrics": clean,
+            "probabilistic": self.probabilistic(),
+            "samples": self.samples(),
             "checkpoint": None if checkpoint is None else checkpoint.name,
             "step": int(metrics["step"][-1]) if metrics.get("step") else 0,
             "finished": generator_paths(self.run_dir)[0].is_file(),
@@ -230,8 +257,10 @@ class RunView:
         """The latest checkpoint: ``(path, mtime in ns, payload)``."""
         path = latest_checkpoint(self.run_dir)
         if path is None:
-            raise RunViewError(f"{self.run_dir} has no checkpoint yet; diagnostics appear after "
-                               "the first one (train.checkpoint_every)")
+            raise RunViewError(
+                f"{self.run_dir} has no checkpoint yet; diagnostics appear after "
+                "the first one (train.checkpoint_every)"
+            )
         try:
             return path, path.stat().st_mtime_ns, load_checkpoint(path)
         except (OSError, CheckpointError):  # a running training just rotated it away
@@ -273,8 +302,9 @@ class RunView:
             G.load_state_dict(payload["G"])
             D.load_state_dict(payload["D"])
         except (RuntimeError, KeyError) as err:
-            raise RunViewError(f"{path} does not fit its own config: "
-                               f"{str(err).splitlines()[0][:160]}") from None
+            raise RunViewError(
+                f"{path} does not fit its own config: {str(err).splitlines()[0][:160]}"
+            ) from None
         loss = get_loss(cfg.train.loss)
         z = payload["fixed_z"][:DIAGNOSTIC_BATCH].float()
         real = self._real_batch(cfg, data_shape)
@@ -283,16 +313,22 @@ class RunView:
         D.train()
         fake = G(z)
         fake_logits = D(fake.detach())
-        result: dict[str, Any] = {"step": int(payload["step"]), "checkpoint": path.name,
-                                  "loss": cfg.train.loss, "real_available": real is not None}
+        result: dict[str, Any] = {
+            "step": int(payload["step"]),
+            "checkpoint": path.name,
+            "loss": cfg.train.loss,
+            "real_available": real is not None,
+        }
         groups = {"fake": fake_logits.detach().numpy()}
         if real is not None:
             real_logits = D(real)
             groups["real"] = real_logits.detach().numpy()
             loss.d(real_logits, fake_logits).backward()
             result["d_norms"], result["d_total"] = _grad_norms(D)
-            result["diversity"] = {"fake": _mean_pairwise_distance(fake.detach()),
-                                   "real": _mean_pairwise_distance(real)}
+            result["diversity"] = {
+                "fake": _mean_pairwise_distance(fake.detach()),
+                "real": _mean_pairwise_distance(real),
+            }
         D.zero_grad(set_to_none=True)
         D.requires_grad_(False)
         loss.g(D(fake)).backward()
@@ -311,12 +347,22 @@ class RunView:
             if total is None:
                 continue
             if not math.isfinite(total):
-                alarms.append(_alarm("divergence", f"{net.upper()}'s gradients are NaN/inf",
-                                     "the networks have diverged; resume from an earlier "
-                                     "checkpoint with lower learning rates"))
+                alarms.append(
+                    _alarm(
+                        "divergence",
+                        f"{net.upper()}'s gradients are NaN/inf",
+                        "the networks have diverged; resume from an earlier "
+                        "checkpoint with lower learning rates",
+                    )
+                )
             elif total > GRAD_NORM_LIMIT:
-                alarms.append(_alarm("divergence", f"{net.upper()}'s gradients are exploding",
-                                     f"total gradient norm {total:.3g} > {GRAD_NORM_LIMIT:g}"))
+                alarms.append(
+                    _alarm(
+                        "divergence",
+                        f"{net.upper()}'s gradients are exploding",
+                        f"total gradient norm {total:.3g} > {GRAD_NORM_LIMIT:g}",
+                    )
+                )
             if not math.isfinite(total):
                 result[f"{net}_total"] = None
                 for entry in result[f"{net}_norms"]:
@@ -325,9 +371,15 @@ class RunView:
         if diversity and diversity["real"] > 0:
             ratio = diversity["fake"] / diversity["real"]
             if ratio < COLLAPSE_DIVERSITY:
-                alarms.append(_alarm("mode_collapse", "generated samples look alike",
-                                     f"their mean pairwise distance is {ratio:.2f}x that of real "
-                                     "samples: likely mode collapse", level="warning"))
+                alarms.append(
+                    _alarm(
+                        "mode_collapse",
+                        "generated samples look alike",
+                        f"their mean pairwise distance is {ratio:.2f}x that of real "
+                        "samples: likely mode collapse",
+                        level="warning",
+                    )
+                )
         return alarms
 
     # --- latent walk --------------------------------------------------------------------------
@@ -343,8 +395,7 @@ class RunView:
             if checkpoint is not None:
                 sources.append((checkpoint, checkpoint.stat().st_mtime_ns))
         if not sources:
-            raise RunViewError(f"{self.run_dir} has neither a checkpoint nor an exported "
-                               "generator yet")
+            raise RunViewError(f"{self.run_dir} has neither a checkpoint nor an exported generator yet")
         source = max(sources, key=lambda s: s[1])  # the newest file wins
         with self._lock:
             if self._generator is not None and self._generator[0] == source:

@@ -58,8 +58,14 @@ log = logging.getLogger("ganforge.lab")
 class LabServer:
     """Shared state of one app: the worker pool, the session count and the start settings."""
 
-    def __init__(self, max_sessions: int, settings: dict[str, Any], frame_rate: float,
-                 workers: int, torch_threads: int | None):
+    def __init__(
+        self,
+        max_sessions: int,
+        settings: dict[str, Any],
+        frame_rate: float,
+        workers: int,
+        torch_threads: int | None,
+    ):
         self.max_sessions = max_sessions
         self.settings = settings
         self.frame_rate = frame_rate
@@ -149,8 +155,7 @@ class LabConnection:
         await self._send(data=data)
 
     async def send_settings(self, restarted: bool) -> None:
-        await self.send_json({"type": "settings", "settings": self.session.settings,
-                              "restarted": restarted})
+        await self.send_json({"type": "settings", "settings": self.session.settings, "restarted": restarted})
 
     # --- the two loops ---------------------------------------------------------------------
 
@@ -160,12 +165,20 @@ class LabConnection:
         except GanforgeError as err:
             await self.send_error(str(err), code="failed")
             return
-        await self.send_json({
-            "type": "hello", "settings": self.session.settings,
-            "spec": {name: spec.describe() for name, spec in SETTINGS.items()},
-            "limits": {"max_points": MAX_DRAWN_POINTS, "draw_bounds": list(DRAW_BOUNDS),
-                       "max_message_chars": MAX_MESSAGE_CHARS, "max_in_flight": MAX_IN_FLIGHT},
-            "frame_rate": self.server.frame_rate})
+        await self.send_json(
+            {
+                "type": "hello",
+                "settings": self.session.settings,
+                "spec": {name: spec.describe() for name, spec in SETTINGS.items()},
+                "limits": {
+                    "max_points": MAX_DRAWN_POINTS,
+                    "draw_bounds": list(DRAW_BOUNDS),
+                    "max_message_chars": MAX_MESSAGE_CHARS,
+                    "max_in_flight": MAX_IN_FLIGHT,
+                },
+                "frame_rate": self.server.frame_rate,
+            }
+        )
         await self.send_frame()
         tasks = {asyncio.create_task(self._receive_loop()), asyncio.create_task(self._drive_loop())}
         try:
@@ -196,8 +209,7 @@ class LabConnection:
             try:
                 self.commands.put_nowait(command)
             except asyncio.QueueFull:
-                await self.send_error("too many commands at once; wait for the page to catch up",
-                                      code="busy")
+                await self.send_error("too many commands at once; wait for the page to catch up", code="busy")
                 continue
             self.wake.set()
 
@@ -217,15 +229,16 @@ class LabConnection:
                 await self._sleep(next_tick - now)
                 continue
             next_tick = max(next_tick + interval, now)  # no burst of catch-up ticks
-            done = await self.server.work(self.session.train, self.session.settings["speed"],
-                                          0.8 * interval)
+            done = await self.server.work(self.session.train, self.session.settings["speed"], 0.8 * interval)
             self.meter.add(done, time.perf_counter())
             if self.session.diverged:
                 self.playing = False
-                await self.send_error(f"a loss became NaN/inf at iteration "
-                                      f"{self.session.iteration}; training paused. Lower the "
-                                      "learning rates or try another loss, then reset",
-                                      code="diverged")
+                await self.send_error(
+                    f"a loss became NaN/inf at iteration "
+                    f"{self.session.iteration}; training paused. Lower the "
+                    "learning rates or try another loss, then reset",
+                    code="diverged",
+                )
                 await self.send_frame()
             elif self.seq - 1 - self.acked < MAX_IN_FLIGHT:
                 await self.send_frame()
@@ -240,8 +253,7 @@ class LabConnection:
         kind = command["type"]
         if kind == "play":
             if self.session.diverged:
-                await self.send_error("this game diverged (NaN/inf); reset it first",
-                                      code="diverged")
+                await self.send_error("this game diverged (NaN/inf); reset it first", code="diverged")
                 return
             self.playing = True
             self.meter = RateMeter()
@@ -253,8 +265,7 @@ class LabConnection:
             elif kind == "reset":
                 await self.server.work(self.session.restart)
             elif kind == "set":
-                await self.send_settings(await self.server.work(self.session.apply,
-                                                                command["values"]))
+                await self.send_settings(await self.server.work(self.session.apply, command["values"]))
             elif kind == "draw":
                 await self.server.work(self.session.set_drawn, command["points"])
                 await self.send_settings(True)
@@ -283,8 +294,7 @@ class LoopbackHostOnly:
                 if scope["type"] == "websocket":
                     await send({"type": "websocket.close", "code": 1008})
                 else:
-                    response = Response("this lab only answers to localhost / 127.0.0.1",
-                                        status_code=400)
+                    response = Response("this lab only answers to localhost / 127.0.0.1", status_code=400)
                     await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
@@ -303,10 +313,16 @@ async def lab_socket(ws: WebSocket) -> None:
         return
     await ws.accept()
     if not server.try_open():
-        await ws.send_text(json.dumps({
-            "type": "error", "code": "busy",
-            "message": f"the lab already runs {server.max_sessions} sessions; close a tab or "
-                       "restart it with a higher --max-sessions"}))
+        await ws.send_text(
+            json.dumps(
+                {
+                    "type": "error",
+                    "code": "busy",
+                    "message": f"the lab already runs {server.max_sessions} sessions; close a tab or "
+                    "restart it with a higher --max-sessions",
+                }
+            )
+        )
         await ws.close(code=CLOSE_TRY_AGAIN_LATER)
         return
     connection = LabConnection(ws, server)
@@ -323,6 +339,7 @@ async def lab_socket(ws: WebSocket) -> None:
 
 
 # --- image mode: read-only routes over a run folder ------------------------------------------
+
 
 def _run_routes(run_view) -> list[Route]:
     async def summary(request: Request) -> Response:
@@ -354,13 +371,24 @@ def _run_routes(run_view) -> list[Route]:
             return JSONResponse({"error": str(err)}, status_code=409)
         return Response(png, media_type="image/png")
 
-    return [Route("/api/run", summary), Route("/api/run/samples/{name}", sample),
-            Route("/api/run/diagnostics", diagnostics), Route("/api/run/walk", walk)]
+    return [
+        Route("/api/run", summary),
+        Route("/api/run/samples/{name}", sample),
+        Route("/api/run/diagnostics", diagnostics),
+        Route("/api/run/walk", walk),
+    ]
 
 
-def create_app(*, max_sessions: int = 4, settings: dict[str, Any] | None = None,
-               run_dir: str | Path | None = None, frame_rate: float = 20.0, workers: int = 2,
-               torch_threads: int | None = 1, loopback_only: bool = False) -> Starlette:
+def create_app(
+    *,
+    max_sessions: int = 4,
+    settings: dict[str, Any] | None = None,
+    run_dir: str | Path | None = None,
+    frame_rate: float = 20.0,
+    workers: int = 2,
+    torch_threads: int | None = 1,
+    loopback_only: bool = False,
+) -> Starlette:
     """The lab as an ASGI app.
 
     ``settings`` are the start values of new pages (checked like a page's ``set``);
@@ -379,6 +407,7 @@ def create_app(*, max_sessions: int = 4, settings: dict[str, Any] | None = None,
     run_view = None
     if run_dir is not None:
         from ganforge.lab.runview import RunView
+
         run_view = RunView(run_dir)
 
     @contextlib.asynccontextmanager
@@ -401,8 +430,12 @@ def create_app(*, max_sessions: int = 4, settings: dict[str, Any] | None = None,
             return RedirectResponse("/")
         return FileResponse(STATIC_DIR / "run.html")
 
-    routes = [Route("/", index), Route("/run", run_page), WebSocketRoute("/ws", lab_socket),
-              Mount("/static", StaticFiles(directory=STATIC_DIR), name="static")]
+    routes = [
+        Route("/", index),
+        Route("/run", run_page),
+        WebSocketRoute("/ws", lab_socket),
+        Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+    ]
     if run_view is not None:
         routes += _run_routes(run_view)
     middleware = [Middleware(LoopbackHostOnly)] if loopback_only else []

@@ -43,8 +43,7 @@ def _finite(value: float) -> float | None:
     return value if np.isfinite(value) else None
 
 
-def draw_real(base: torch.Tensor, jitter: float, n: int,
-              generator: torch.Generator) -> torch.Tensor:
+def draw_real(base: torch.Tensor, jitter: float, n: int, generator: torch.Generator) -> torch.Tensor:
     """``[n, 2]`` points of ``base [M, 2]`` drawn with replacement, plus N(0, jitter^2) noise."""
     real = base[torch.randint(len(base), (n,), generator=generator)]
     if jitter:
@@ -60,8 +59,9 @@ class LabSession:
     G update.
     """
 
-    def __init__(self, settings: dict[str, Any] | None = None,
-                 drawn: list[tuple[float, float]] | None = None):
+    def __init__(
+        self, settings: dict[str, Any] | None = None, drawn: list[tuple[float, float]] | None = None
+    ):
         self.settings = default_settings()
         self.settings.update(settings or {})
         self.drawn = drawn
@@ -84,8 +84,14 @@ class LabSession:
             base, jitter = dataset.data, 0.0
             modes, mode_std = dataset.modes, dataset.mode_std
             bounds = frames.view_bounds(base)
-        model_cfg = ModelConfig(name="mlp", z_dim=s["z_dim"], noise=s["noise"], g_width=s["width"],
-                                d_width=s["width"], hidden_layers=s["hidden_layers"])
+        model_cfg = ModelConfig(
+            name="mlp",
+            z_dim=s["z_dim"],
+            noise=s["noise"],
+            g_width=s["width"],
+            d_width=s["width"],
+            hidden_layers=s["hidden_layers"],
+        )
         # Weight init draws from torch's global RNG: seed it without disturbing anyone else's.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(s["seed"])
@@ -99,13 +105,21 @@ class LabSession:
         fixed = torch.Generator().manual_seed(s["seed"] + 1)
         z_grid, rows, cols = frames.noise_grid(s["z_dim"], s["noise"], MANIFOLD_RESOLUTION)
         built = {
-            "G": G, "D": D, "opt_g": opt_g, "opt_d": opt_d, "loss": get_loss(s["loss"]),
-            "base": base, "jitter": jitter, "bounds": bounds,
-            "modes": None if modes is None else modes.numpy(), "mode_std": mode_std,
+            "G": G,
+            "D": D,
+            "opt_g": opt_g,
+            "opt_d": opt_d,
+            "loss": get_loss(s["loss"]),
+            "base": base,
+            "jitter": jitter,
+            "bounds": bounds,
+            "modes": None if modes is None else modes.numpy(),
+            "mode_std": mode_std,
             "gen": torch.Generator().manual_seed(s["seed"]),
             "display_z": sample_noise(DISPLAY_FAKES, s["z_dim"], s["noise"], generator=fixed),
             "quality_z": sample_noise(QUALITY_SAMPLES, s["z_dim"], s["noise"], generator=fixed),
-            "z_grid": z_grid, "grid_shape": (rows, cols),
+            "z_grid": z_grid,
+            "grid_shape": (rows, cols),
         }
         built["display_real"] = draw_real(base, jitter, DISPLAY_REALS, fixed)
         return built
@@ -182,8 +196,7 @@ class LabSession:
         batch = self.settings["batch_size"]
         with torch.no_grad():
             fake = self.G(self._noise(batch))
-        self._record(d_step(self.D, self.opt_d, self.loss, self._real_batch(batch), fake,
-                            GP_WEIGHT))
+        self._record(d_step(self.D, self.opt_d, self.loss, self._real_batch(batch), fake, GP_WEIGHT))
         self.d_updates += 1
         self.phase = "d"
 
@@ -202,8 +215,9 @@ class LabSession:
             last = i == d_steps - 1
             with torch.set_grad_enabled(last):
                 fake = self.G(self._noise(batch))
-            self._record(d_step(self.D, self.opt_d, self.loss, self._real_batch(batch),
-                                fake.detach(), GP_WEIGHT))
+            self._record(
+                d_step(self.D, self.opt_d, self.loss, self._real_batch(batch), fake.detach(), GP_WEIGHT)
+            )
         self._record(g_step(self.D, self.opt_g, self.loss, fake))
         self.d_updates += d_steps
         self.iteration += 1
@@ -238,24 +252,35 @@ class LabSession:
             fake = self.G(self.display_z)
             quality_fake = self.G(self.quality_z).numpy()
         arrows = frames.gradient_arrows(self.D, self.loss, fake)
-        arrays = {"heat": heat, "fake": fake.numpy(), "arrows": arrows,
-                  "manifold": frames.manifold(self.G, self.z_grid)}
+        arrays = {
+            "heat": heat,
+            "fake": fake.numpy(),
+            "arrows": arrows,
+            "manifold": frames.manifold(self.G, self.z_grid),
+        }
         if not self._real_sent:
             arrays["real"] = self.display_real.numpy()
             self._real_sent = True
         stats = None
         if self._sums:
-            stats = {name: _finite(total / self._counts[name])
-                     for name, total in self._sums.items()}
+            stats = {name: _finite(total / self._counts[name]) for name, total in self._sums.items()}
             self._sums, self._counts = {}, {}
-        quality = frames.sample_quality(quality_fake, self.display_real.numpy(), self.modes,
-                                        self.mode_std, self.bounds)
+        quality = frames.sample_quality(
+            quality_fake, self.display_real.numpy(), self.modes, self.mode_std, self.bounds
+        )
         rows, cols = self.grid_shape
         header = {
-            "type": "frame", "seq": seq, "run": self.run_id, "iteration": self.iteration,
-            "d_updates": self.d_updates, "phase": self.phase, "playing": playing,
-            "diverged": self.diverged, "data": self.settings["data"],
-            "loss": self.settings["loss"], "probabilistic": self.loss.probabilistic,
+            "type": "frame",
+            "seq": seq,
+            "run": self.run_id,
+            "iteration": self.iteration,
+            "d_updates": self.d_updates,
+            "phase": self.phase,
+            "playing": playing,
+            "diverged": self.diverged,
+            "data": self.settings["data"],
+            "loss": self.settings["loss"],
+            "probabilistic": self.loss.probabilistic,
             "bounds": list(self.bounds),
             "heat": {"res": HEAT_RESOLUTION, "low": _finite(low), "high": _finite(high)},
             "manifold": {"rows": rows, "cols": cols},

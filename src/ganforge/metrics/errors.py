@@ -39,9 +39,7 @@ def as_features(values, name: str, min_samples: int = 1) -> np.ndarray:
     if feats.shape[1] < 1:
         raise MetricError(f"{name} has no feature columns (shape {tuple(feats.shape)})")
     if feats.shape[0] < min_samples:
-        raise MetricError(
-            f"{name} has {feats.shape[0]} samples but this metric needs at least {min_samples}"
-        )
+        raise MetricError(f"{name} has {feats.shape[0]} samples but this metric needs at least {min_samples}")
     return feats
 
 

@@ -64,25 +64,28 @@ DEFAULT_N = 10_000  # samples drawn from a generator unless told otherwise
 # What each base metric is, for the protocol card; the order is the printing order.
 DEFINITIONS = {
     "fid": "Frechet distance between Gaussians fitted to real and generated features "
-           "(Heusel et al. 2017); lower is better",
+    "(Heusel et al. 2017); lower is better",
     "kid": "unbiased MMD^2, cubic polynomial kernel (x.y/D + 1)^3, mean and std over subsets "
-           "(Binkowski et al. 2018); lower is better",
+    "(Binkowski et al. 2018); lower is better",
     "precision": f"share of generated samples inside the real k-NN manifold, k={PR_K} "
-                 "(Kynkaanniemi et al. 2019); higher is better",
+    "(Kynkaanniemi et al. 2019); higher is better",
     "recall": f"share of real samples inside the generated k-NN manifold, k={PR_K} "
-              "(Kynkaanniemi et al. 2019); higher is better",
+    "(Kynkaanniemi et al. 2019); higher is better",
     "density": f"mean count of real k-NN balls holding a generated sample / k, k={DC_K} "
-               "(Naeem et al. 2020); 1 for a perfect generator",
+    "(Naeem et al. 2020); 1 for a perfect generator",
     "coverage": f"share of real samples whose k-NN ball holds a generated sample, k={DC_K} "
-                "(Naeem et al. 2020); higher is better",
+    "(Naeem et al. 2020); higher is better",
     "is": f"exp E KL(p(y|x) || p(y)) of the classifier's softmax, {IS_SPLITS} splits "
-          "(Salimans et al. 2016 style); higher is better, at most the number of classes",
+    "(Salimans et al. 2016 style); higher is better, at most the number of classes",
     "classes": "classes holding >= 2 % of the generated samples by the classifier's argmax; "
-               "entropy and KL to the classifier's histogram on the real set alongside",
+    "entropy and KL to the classifier's histogram on the real set alongside",
 }
 LOWER_IS_BETTER = {"fid", "kid", "reverse_kl"}
-GROUPS = {"prdc": ["precision", "recall", "density", "coverage"],
-          "pr": ["precision", "recall"], "dc": ["density", "coverage"]}
+GROUPS = {
+    "prdc": ["precision", "recall", "density", "coverage"],
+    "pr": ["precision", "recall"],
+    "dc": ["density", "coverage"],
+}
 NEEDS_CLASSES = {"is", "classes"}
 
 
@@ -101,9 +104,12 @@ def parse_metrics(text: str, network: FeatureNetwork | None = None) -> list[str]
         expanded = GROUPS.get(part, [part])
         for name in expanded:
             if name not in DEFINITIONS:
-                raise MetricError(f"unknown metric '{part}'; choose from: "
-                                  + ", ".join([*DEFINITIONS, *GROUPS]) + " (comma-separated; "
-                                  "conditional too, for a conditional generator's --run)")
+                raise MetricError(
+                    f"unknown metric '{part}'; choose from: "
+                    + ", ".join([*DEFINITIONS, *GROUPS])
+                    + " (comma-separated; "
+                    "conditional too, for a conditional generator's --run)"
+                )
             if name not in wanted:
                 wanted.append(name)
     if not wanted:
@@ -111,9 +117,11 @@ def parse_metrics(text: str, network: FeatureNetwork | None = None) -> list[str]
     if network is not None and not network.has_classes:
         missing = [m for m in wanted if m in NEEDS_CLASSES]
         if missing:
-            raise MetricError(f"{', '.join(missing)} need a classifier; the {network.name} "
-                              "network has no classes; use an evaluator network (fmnist, mnist, "
-                              "cifar10) or leave them out")
+            raise MetricError(
+                f"{', '.join(missing)} need a classifier; the {network.name} "
+                "network has no classes; use an evaluator network (fmnist, mnist, "
+                "cifar10) or leave them out"
+            )
     return [name for name in DEFINITIONS if name in wanted]
 
 
@@ -124,6 +132,7 @@ def metric_direction(column: str) -> int:
 
 
 # --- image sources ------------------------------------------------------------------------------
+
 
 @dataclass
 class Source:
@@ -164,8 +173,10 @@ def parse_source(text: str, which: str = "last") -> Source:
         if split not in ("train", "test"):
             raise MetricError(f"{text}: the split must be train or test, got '{split}'")
         return dataset_source(name, split)
-    raise MetricError(f"'{text}' is neither a data set name[:split] ({', '.join(DATASETS)}), a "
-                      ".npy file, an image folder nor a run folder")
+    raise MetricError(
+        f"'{text}' is neither a data set name[:split] ({', '.join(DATASETS)}), a "
+        ".npy file, an image folder nor a run folder"
+    )
 
 
 def subset_indices(total: int, n: int | None, seed: int) -> np.ndarray:
@@ -183,15 +194,18 @@ def images_from_array(array: np.ndarray, label: str) -> tuple[np.ndarray, list[s
     """
     notes: list[str] = []
     if array.dtype != np.uint8:
-        raise MetricError(f"{label} holds {array.dtype}; save images as uint8 0..255 "
-                          "(`ganforge sample --out x.npy` does)")
+        raise MetricError(
+            f"{label} holds {array.dtype}; save images as uint8 0..255 (`ganforge sample --out x.npy` does)"
+        )
     if array.ndim == 3:
         array = array[:, None]
     elif array.ndim == 4 and array.shape[-1] in (1, 3, 4) and array.shape[1] not in (1, 3, 4):
         array = array.transpose(0, 3, 1, 2)
     elif not (array.ndim == 4 and array.shape[1] in (1, 3, 4)):
-        raise MetricError(f"{label} has shape {tuple(array.shape)}; expected uint8 images "
-                          "[N, H, W], [N, H, W, C] or [N, C, H, W] with C = 1, 3 or 4")
+        raise MetricError(
+            f"{label} has shape {tuple(array.shape)}; expected uint8 images "
+            "[N, H, W], [N, H, W, C] or [N, C, H, W] with C = 1, 3 or 4"
+        )
     if array.shape[1] == 4:
         notes.append(f"{label}: alpha channel dropped")
         array = array[:, :3]
@@ -209,13 +223,21 @@ def _read_folder(path: Path, n: int | None, seed: int) -> tuple[np.ndarray, list
         side, channels = min(first.size), 1 if first.mode in ("1", "L", "I", "I;16") else 3
     # Every file is center-cropped to a square and resized to the first file's side.
     images, _ = read_images(paths, side, channels, on_corrupt="skip")
-    return images, [f"{path}: images read as {side}x{side}, {channels} channel(s) (center crop, "
-                    "Pillow bicubic where a file differs)"]
+    return images, [
+        f"{path}: images read as {side}x{side}, {channels} channel(s) (center crop, "
+        "Pillow bicubic where a file differs)"
+    ]
 
 
 @torch.no_grad()
-def sample_generator(G: torch.nn.Module, meta: dict, n: int, seed: int,
-                     device: str | torch.device = "cpu", batch_size: int = 500) -> torch.Tensor:
+def sample_generator(
+    G: torch.nn.Module,
+    meta: dict,
+    n: int,
+    seed: int,
+    device: str | torch.device = "cpu",
+    batch_size: int = 500,
+) -> torch.Tensor:
     """``n`` samples of G (eval mode) from seeded noise: images ``[n, C, H, W]`` in [-1, 1] or
     points ``[n, D]``; float32 on the CPU. The noise has its own generator, so a training run's
     random stream is untouched."""
@@ -230,14 +252,16 @@ def sample_generator(G: torch.nn.Module, meta: dict, n: int, seed: int,
     G.eval()
     parts = []
     for start in range(0, n, batch_size):
-        z_part = z[start:start + batch_size].to(device)
-        out = G(z_part) if labels is None else G(z_part, labels[start:start + batch_size].to(device))
+        z_part = z[start : start + batch_size].to(device)
+        out = G(z_part) if labels is None else G(z_part, labels[start : start + batch_size].to(device))
         parts.append(out.float().cpu())
     G.train(was_training)
     samples = torch.cat(parts)
     if not torch.isfinite(samples).all():  # uint8 conversion would hide them as black pixels
-        raise MetricError("the generator produced NaN/inf samples; its weights are broken "
-                          "(a diverged run?): evaluate an earlier checkpoint or --which best")
+        raise MetricError(
+            "the generator produced NaN/inf samples; its weights are broken "
+            "(a diverged run?): evaluate an earlier checkpoint or --which best"
+        )
     return samples
 
 
@@ -254,8 +278,9 @@ def run_data_config(run_dir: Path, meta: dict) -> DataConfig:
     return DataConfig(name=meta["data"]["name"])
 
 
-def load_source(source: Source, n: int | None, seed: int,
-                device: str | torch.device = "cpu") -> tuple[np.ndarray, list[str]]:
+def load_source(
+    source: Source, n: int | None, seed: int, device: str | torch.device = "cpu"
+) -> tuple[np.ndarray, list[str]]:
     """Images of ``source`` as uint8 ``[N, C, H, W]`` (at most ``n``) and conversion notes."""
     if source.kind == "dataset":
         dataset = load_dataset(source.data_cfg, seed=0)
@@ -274,12 +299,12 @@ def load_source(source: Source, n: int | None, seed: int,
         return _read_folder(source.path, n, seed)
     G, meta = load_generator(source.path, source.which, device=device)
     if meta["data"]["kind"] != "image":
-        raise MetricError(f"{source.path} generates points; use `ganforge eval --run` for "
-                          "mode coverage")
+        raise MetricError(f"{source.path} generates points; use `ganforge eval --run` for mode coverage")
     return to_uint8_images(sample_generator(G, meta, n or DEFAULT_N, seed, device)), []
 
 
 # --- real features and their cache ------------------------------------------------------------
+
 
 def stats_dir() -> Path:
     return cache_root() / "stats"
@@ -299,30 +324,47 @@ class RealFeatures:
 
 def _cache_key(source: Source, network: FeatureNetwork, n: int | None, seed: int) -> dict:
     cfg = source.data_cfg
-    return {"format": CACHE_FORMAT, "dataset": cfg.name, "split": cfg.split,
-            "root": str(Path(cfg.root).expanduser().resolve()) if cfg.root else None,
-            "image_size": cfg.image_size, "channels": cfg.channels, "limit": cfg.limit,
-            "n": n, "seed": seed, "network": network.name, "network_sha256": network.sha256,
-            "input_size": network.image_size}
+    return {
+        "format": CACHE_FORMAT,
+        "dataset": cfg.name,
+        "split": cfg.split,
+        "root": str(Path(cfg.root).expanduser().resolve()) if cfg.root else None,
+        "image_size": cfg.image_size,
+        "channels": cfg.channels,
+        "limit": cfg.limit,
+        "n": n,
+        "seed": seed,
+        "network": network.name,
+        "network_sha256": network.sha256,
+        "input_size": network.image_size,
+    }
 
 
 def _cache_path(key: dict, kind: str) -> Path:
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     res = f"{key['image_size']}px" if key["image_size"] else "native"
-    return stats_dir() / (f"{kind}-{key['dataset']}-{key['split']}-{key['network']}-{res}-"
-                          f"n{key['n']}-{digest}")
+    return stats_dir() / (
+        f"{kind}-{key['dataset']}-{key['split']}-{key['network']}-{res}-n{key['n']}-{digest}"
+    )
 
 
 def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     def write(tmp: str) -> None:
         with open(tmp, "wb") as handle:  # a handle: np.savez would append .npz to a name
             np.savez(handle, **arrays)
+
     atomic_write(path, write)
 
 
-def real_features(source: Source, network: FeatureNetwork, n: int | None, seed: int,
-                  device: str | torch.device = "cpu", cache: bool = True,
-                  images: np.ndarray | None = None) -> RealFeatures:
+def real_features(
+    source: Source,
+    network: FeatureNetwork,
+    n: int | None,
+    seed: int,
+    device: str | torch.device = "cpu",
+    cache: bool = True,
+    images: np.ndarray | None = None,
+) -> RealFeatures:
     """Features of ``source`` (at most ``n`` images, seeded subset); cached for data sets.
 
     ``images`` (uint8 ``[N, C, H, W]``, the whole set) skips reading the data set again, e.g.
@@ -336,10 +378,16 @@ def real_features(source: Source, network: FeatureNetwork, n: int | None, seed: 
                 with np.load(path, allow_pickle=False) as stored:
                     probs = stored["probs"] if stored["probs"].size else None
                     return RealFeatures(
-                        Features(stored["features"].astype(np.float64),
-                                 None if probs is None else probs.astype(np.float64)),
-                        tuple(int(v) for v in stored["image_shape"]), stored["example"],
-                        source.label, json.loads(str(stored["notes"])), cached=True)
+                        Features(
+                            stored["features"].astype(np.float64),
+                            None if probs is None else probs.astype(np.float64),
+                        ),
+                        tuple(int(v) for v in stored["image_shape"]),
+                        stored["example"],
+                        source.label,
+                        json.loads(str(stored["notes"])),
+                        cached=True,
+                    )
             except (OSError, ValueError, KeyError):
                 pass  # a damaged cache file is recomputed and replaced
     if images is not None:
@@ -352,17 +400,25 @@ def real_features(source: Source, network: FeatureNetwork, n: int | None, seed: 
     result = RealFeatures(feats, tuple(images.shape[1:]), images[0].copy(), source.label, notes)
     if path is not None:
         # The network computes in float32, so storing float32 features loses nothing.
-        _save_npz(path, {"features": feats.features.astype(np.float32),
-                         "probs": feats.probs if feats.probs is not None else np.zeros(0),
-                         "image_shape": np.array(result.image_shape), "example": result.example,
-                         "notes": np.array(json.dumps(notes))})
+        _save_npz(
+            path,
+            {
+                "features": feats.features.astype(np.float32),
+                "probs": feats.probs if feats.probs is not None else np.zeros(0),
+                "image_shape": np.array(result.image_shape),
+                "example": result.example,
+                "notes": np.array(json.dumps(notes)),
+            },
+        )
     return result
 
 
 # --- scores ---------------------------------------------------------------------------------
 
-def compute_scores(real: Features, fake: Features, metrics: list[str], suffix: str,
-                   num_classes: int | None = None) -> dict[str, dict[str, Any]]:
+
+def compute_scores(
+    real: Features, fake: Features, metrics: list[str], suffix: str, num_classes: int | None = None
+) -> dict[str, dict[str, Any]]:
     """Base metric names -> ``{"<metric>_<suffix>": {"value": float, ...}}`` (no cards).
 
     ``real`` and ``fake`` are float64 features ``[N, D]`` (probabilities for is/classes).
@@ -373,8 +429,9 @@ def compute_scores(real: Features, fake: Features, metrics: list[str], suffix: s
         return _compute_scores(real, fake, metrics, suffix, num_classes)
 
 
-def _compute_scores(real: Features, fake: Features, metrics: list[str], suffix: str,
-                    num_classes: int | None) -> dict[str, dict[str, Any]]:
+def _compute_scores(
+    real: Features, fake: Features, metrics: list[str], suffix: str, num_classes: int | None
+) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     n_real, n_fake = len(real), len(fake)
     if "fid" in metrics:
@@ -382,8 +439,11 @@ def _compute_scores(real: Features, fake: Features, metrics: list[str], suffix: 
     if "kid" in metrics:
         size = min(KID_SUBSET_SIZE, n_real, n_fake)
         result = kid(real.features, fake.features, subsets=KID_SUBSETS, subset_size=size)
-        out["kid"] = {"value": result["kid_mean"], "std": result["kid_std"],
-                      "parameters": {"subsets": KID_SUBSETS, "subset_size": size}}
+        out["kid"] = {
+            "value": result["kid_mean"],
+            "std": result["kid_std"],
+            "parameters": {"subsets": KID_SUBSETS, "subset_size": size},
+        }
     if {"precision", "recall"} & set(metrics):
         pr = precision_recall(real.features, fake.features, k=PR_K)
         for name in ("precision", "recall"):
@@ -399,31 +459,60 @@ def _compute_scores(real: Features, fake: Features, metrics: list[str], suffix: 
     if "classes" in metrics:
         real_hist = np.bincount(real.probs.argmax(axis=1), minlength=num_classes)
         result = class_coverage(fake.probs, num_classes, real_label_hist=real_hist)
-        out["classes"] = {"value": result["classes_covered"], "entropy": result["entropy"],
-                          "kl_to_real": result["kl_to_real"], "histogram": result["histogram"],
-                          "parameters": {"min_share": 0.02}}
+        out["classes"] = {
+            "value": result["classes_covered"],
+            "entropy": result["entropy"],
+            "kl_to_real": result["kl_to_real"],
+            "histogram": result["histogram"],
+            "parameters": {"min_share": 0.02},
+        }
     return {f"{name}_{suffix}": out[name] for name in metrics if name in out}
 
 
-def protocol_card(metric: str, network: FeatureNetwork, real_label: str, fake_label: str,
-                  n_real: int, n_fake: int, seed: int, parameters: dict | None = None) -> dict:
+def protocol_card(
+    metric: str,
+    network: FeatureNetwork,
+    real_label: str,
+    fake_label: str,
+    n_real: int,
+    n_fake: int,
+    seed: int,
+    parameters: dict | None = None,
+) -> dict:
     """What decides a score, stored beside it and printed with it."""
-    return {"metric": metric, "definition": DEFINITIONS[metric.split("_")[0]],
-            **network.card(), "real": real_label, "fake": fake_label, "n_real": n_real,
-            "n_fake": n_fake, "seed": seed, "parameters": parameters or {},
-            "ganforge_version": __version__}
+    return {
+        "metric": metric,
+        "definition": DEFINITIONS[metric.split("_")[0]],
+        **network.card(),
+        "real": real_label,
+        "fake": fake_label,
+        "n_real": n_real,
+        "n_fake": n_fake,
+        "seed": seed,
+        "parameters": parameters or {},
+        "ganforge_version": __version__,
+    }
 
 
-def _with_cards(scores: dict, network: FeatureNetwork, real: RealFeatures, fake_label: str,
-                n_fake: int, seed: int) -> dict:
+def _with_cards(
+    scores: dict, network: FeatureNetwork, real: RealFeatures, fake_label: str, n_fake: int, seed: int
+) -> dict:
     for name, score in scores.items():
-        score["protocol"] = protocol_card(name, network, real.label, fake_label,
-                                          len(real.features), n_fake, seed,
-                                          score.pop("parameters", {}))
+        score["protocol"] = protocol_card(
+            name,
+            network,
+            real.label,
+            fake_label,
+            len(real.features),
+            n_fake,
+            seed,
+            score.pop("parameters", {}),
+        )
     return scores
 
 
 # --- context numbers --------------------------------------------------------------------------
+
 
 def _other_split(source: Source) -> Source | None:
     if source.kind != "dataset":
@@ -432,9 +521,16 @@ def _other_split(source: Source) -> Source | None:
     return dataset_source(source.dataset, other, source.data_cfg)
 
 
-def context_scores(real: RealFeatures, source: Source, network: FeatureNetwork, metrics: list[str],
-                   n: int, seed: int, device: str | torch.device = "cpu",
-                   cache: bool = True) -> dict[str, dict[str, Any]]:
+def context_scores(
+    real: RealFeatures,
+    source: Source,
+    network: FeatureNetwork,
+    metrics: list[str],
+    n: int,
+    seed: int,
+    device: str | torch.device = "cpu",
+    cache: bool = True,
+) -> dict[str, dict[str, Any]]:
     """Metric values of reference "generators" next to which a run's figure is read.
 
     * ``real_<other split>``: ``n`` images of the data set's other split (the floor: a perfect
@@ -446,8 +542,7 @@ def context_scores(real: RealFeatures, source: Source, network: FeatureNetwork, 
     """
     path = None
     if source.kind == "dataset" and cache:
-        key = {**_cache_key(source, network, len(real.features), seed), "context_n": n,
-               "metrics": metrics}
+        key = {**_cache_key(source, network, len(real.features), seed), "context_n": n, "metrics": metrics}
         path = _cache_path(key, "context").with_suffix(".json")
         if path.is_file():
             try:
@@ -460,7 +555,8 @@ def context_scores(real: RealFeatures, source: Source, network: FeatureNetwork, 
     if other is not None:
         try:
             baselines[f"real_{other.data_cfg.split}"] = real_features(
-                other, network, n, seed, device, cache).features
+                other, network, n, seed, device, cache
+            ).features
         except GanforgeError:
             pass  # e.g. a folder without a test/ split: no floor then (evaluate notes it)
     rng = np.random.RandomState(seed)
@@ -483,6 +579,7 @@ def context_scores(real: RealFeatures, source: Source, network: FeatureNetwork, 
 
 # --- the two entry points -----------------------------------------------------------------------
 
+
 @dataclass
 class EvalSettings:
     metrics: str = "auto"  # comma list of base metrics, or auto
@@ -496,8 +593,9 @@ class EvalSettings:
     cache: bool = True  # read/write cached real statistics
 
 
-def evaluate(real: Source, fake: Source, settings: EvalSettings,
-             log: Callable[[str], None] | None = None) -> dict[str, Any]:
+def evaluate(
+    real: Source, fake: Source, settings: EvalSettings, log: Callable[[str], None] | None = None
+) -> dict[str, Any]:
     """Compare two image sources; returns the report (also what metrics.json holds)."""
     dataset = real.dataset
     if dataset is None and fake.kind == "run":
@@ -515,29 +613,42 @@ def evaluate(real: Source, fake: Source, settings: EvalSettings,
     notes += more
     n_fake = len(fake_feats)
     say(f"features of {real.label} ({network.name}) ...")
-    real_feats = real_features(real, network, n_fake, settings.seed, settings.device,
-                               settings.cache)
+    real_feats = real_features(real, network, n_fake, settings.seed, settings.device, settings.cache)
     notes += real_feats.notes
     num_classes = len(network.class_names) if network.has_classes else None
     scores = compute_scores(real_feats.features, fake_feats, metrics, network.name, num_classes)
     _with_cards(scores, network, real_feats, fake.label, n_fake, settings.seed)
     report: dict[str, Any] = {
-        "real": real.label, "fake": fake.label, "ganforge_version": __version__,
-        "feature_network": network.card(), "n_real": len(real_feats.features),
-        "n_fake": n_fake, "seed": settings.seed, "real_cached": real_feats.cached,
-        "scores": scores, "notes": notes}
+        "real": real.label,
+        "fake": fake.label,
+        "ganforge_version": __version__,
+        "feature_network": network.card(),
+        "n_real": len(real_feats.features),
+        "n_fake": n_fake,
+        "seed": settings.seed,
+        "real_cached": real_feats.cached,
+        "scores": scores,
+        "notes": notes,
+    }
     if settings.context:
         say("context baselines ...")
-        report["context"] = context_scores(real_feats, real, network, metrics, n_fake,
-                                           settings.seed, settings.device, settings.cache)
+        report["context"] = context_scores(
+            real_feats, real, network, metrics, n_fake, settings.seed, settings.device, settings.cache
+        )
         if not any(name.startswith("real_") for name in report["context"]):
-            notes.append(f"no real-vs-real floor: {real.label} is not a data set with both a "
-                         "train and a test split")
+            notes.append(
+                f"no real-vs-real floor: {real.label} is not a data set with both a train and a test split"
+            )
     return report
 
 
-def evaluate_run(run_dir: str | Path, settings: EvalSettings, which: str = "last",
-                 real_split: str = "train", log: Callable[[str], None] | None = None) -> dict:
+def evaluate_run(
+    run_dir: str | Path,
+    settings: EvalSettings,
+    which: str = "last",
+    real_split: str = "train",
+    log: Callable[[str], None] | None = None,
+) -> dict:
     """Evaluate a run's exported generator against its own training data (or ``real_split``).
 
     Point-set runs get PacGAN's mode coverage (2,500 samples) instead of image metrics.
@@ -550,27 +661,41 @@ def evaluate_run(run_dir: str | Path, settings: EvalSettings, which: str = "last
     names = [m.strip().lower() for m in settings.metrics.split(",") if m.strip()]
     conditional = meta.get("num_classes") and (names == ["auto"] or "conditional" in names)
     if "conditional" in names and not meta.get("num_classes"):
-        raise MetricError("the conditional metrics need a conditional generator (cgan, "
-                          f"cdcgan); this run's is '{meta['model']['name']}'")
+        raise MetricError(
+            "the conditional metrics need a conditional generator (cgan, "
+            f"cdcgan); this run's is '{meta['model']['name']}'"
+        )
     names = [m for m in names if m != "conditional"]
     data_cfg = run_data_config(run_dir, meta)
     real = dataset_source(data_cfg.name, real_split, data_cfg)
-    fake = Source("run", f"{run_dir} ({which}, step {meta.get('step')})", path=run_dir,
-                  which=which)
+    fake = Source("run", f"{run_dir} ({which}, step {meta.get('step')})", path=run_dir, which=which)
     if names:
         report = evaluate(real, fake, replace(settings, metrics=",".join(names)), log)
     else:
-        report = {"real": real.label, "fake": fake.label, "ganforge_version": __version__,
-                  "n_fake": 0, "seed": settings.seed, "scores": {}, "notes": []}
+        report = {
+            "real": real.label,
+            "fake": fake.label,
+            "ganforge_version": __version__,
+            "n_fake": 0,
+            "seed": settings.seed,
+            "scores": {},
+            "notes": [],
+        }
     report.update(run=str(run_dir), which=which, step=meta.get("step"))
     if conditional:
         add_conditional_scores(report, run_dir, meta, which, settings, real_split, log)
     return report
 
 
-def add_conditional_scores(report: dict, run_dir: Path, meta: dict, which: str,
-                           settings: EvalSettings, real_split: str,
-                           log: Callable[[str], None] | None = None) -> None:
+def add_conditional_scores(
+    report: dict,
+    run_dir: Path,
+    meta: dict,
+    which: str,
+    settings: EvalSettings,
+    real_split: str,
+    log: Callable[[str], None] | None = None,
+) -> None:
     """Class accuracy and intra-class FID (``conditional.evaluate_conditional``) of a
     conditional run, merged into ``report`` with their protocol cards and context."""
     from ganforge.metrics.conditional import DEFAULT_PER_CLASS, evaluate_conditional
@@ -580,56 +705,83 @@ def add_conditional_scores(report: dict, run_dir: Path, meta: dict, which: str,
     if log:
         log(f"class accuracy and intra-class FID ({per_class} samples per class) ...")
     try:
-        result = evaluate_conditional(run_dir, which, per_class=per_class, seed=settings.seed,
-                                      real_split=real_split, feature_net=settings.feature_net,
-                                      device=settings.device)
+        result = evaluate_conditional(
+            run_dir,
+            which,
+            per_class=per_class,
+            seed=settings.seed,
+            real_split=real_split,
+            feature_net=settings.feature_net,
+            device=settings.device,
+        )
     except MetricError as err:
         if settings.metrics.strip() != "auto":
             raise
         report["notes"].append(f"no class accuracy / intra-class FID: {err}")
         return
-    card = {**result["protocol"], "n_fake": per_class * num_classes,
-            "ganforge_version": __version__, "parameters": {"per_class": per_class}}
+    card = {
+        **result["protocol"],
+        "n_fake": per_class * num_classes,
+        "ganforge_version": __version__,
+        "parameters": {"per_class": per_class},
+    }
     suffix = card["feature_network"]
     report["n_fake"] = report["n_fake"] or card["n_fake"]  # when these are the only scores
     definitions = {
         "class_accuracy": "share of samples asked for class y that the classifier assigns to y "
-                          "(argmax); higher is better, at most the classifier's test accuracy",
+        "(argmax); higher is better, at most the classifier's test accuracy",
         "intra_fid": "FID between generated and real images of each class, averaged over "
-                     "classes (Miyato & Koyama 2018); lower is better"}
-    values = {"class_accuracy": {"value": result["class_accuracy"]},
-              "intra_fid": {"value": result["intra_fid"]["mean"],
-                            "per_class": result["intra_fid"]["per_class"]}}
+        "classes (Miyato & Koyama 2018); lower is better",
+    }
+    values = {
+        "class_accuracy": {"value": result["class_accuracy"]},
+        "intra_fid": {"value": result["intra_fid"]["mean"], "per_class": result["intra_fid"]["per_class"]},
+    }
     for name, score in values.items():
-        score["protocol"] = {**card, "metric": f"{name}_{suffix}",
-                             "definition": definitions[name]}
+        score["protocol"] = {**card, "metric": f"{name}_{suffix}", "definition": definitions[name]}
         report["scores"][f"{name}_{suffix}"] = score
     context = result["context"]
     if context:  # the other split: the classifier's own accuracy and the real-vs-real floor
-        row = report.setdefault("context", {}).setdefault(f"real_{context['split'].split(':')[-1]}",
-                                                          {})
+        row = report.setdefault("context", {}).setdefault(f"real_{context['split'].split(':')[-1]}", {})
         row[f"class_accuracy_{suffix}"] = context["class_accuracy_real"]
         row[f"intra_fid_{suffix}"] = context["intra_fid_real"]
 
 
-def evaluate_point_run(G: torch.nn.Module, meta: dict, run_dir: Path, which: str,
-                       settings: EvalSettings) -> dict:
+def evaluate_point_run(
+    G: torch.nn.Module, meta: dict, run_dir: Path, which: str, settings: EvalSettings
+) -> dict:
     """Mode coverage of a 2-D mixture run (PacGAN protocol: 2,500 samples, 3 sigma), by
     ``toy2d.evaluate_points``."""
     data = meta["data"]
     n = settings.n or POINT_SAMPLES
     result = point_scores(evaluate_points(G, meta, n=n, seed=settings.seed))
-    card = {"metric": "mode_coverage", "definition": "PacGAN protocol (Lin et al. 2018): nearest "
-            "mode centre; high quality within 3 std; a mode is covered by >= 1 high-quality "
-            "sample; reverse KL of the mode histogram to uniform",
-            "real": f"{data['name']} mode centres", "fake": f"{run_dir} ({which})", "n_real": 0,
-            "n_fake": n, "seed": settings.seed, "parameters": {"hq_threshold_std": 3.0},
-            "ganforge_version": __version__}
+    card = {
+        "metric": "mode_coverage",
+        "definition": "PacGAN protocol (Lin et al. 2018): nearest "
+        "mode centre; high quality within 3 std; a mode is covered by >= 1 high-quality "
+        "sample; reverse KL of the mode histogram to uniform",
+        "real": f"{data['name']} mode centres",
+        "fake": f"{run_dir} ({which})",
+        "n_real": 0,
+        "n_fake": n,
+        "seed": settings.seed,
+        "parameters": {"hq_threshold_std": 3.0},
+        "ganforge_version": __version__,
+    }
     scores = {name: {"value": value, "protocol": card} for name, value in result.items()}
     scores["modes_covered"]["of"] = len(data["modes"])
-    return {"real": card["real"], "fake": card["fake"], "ganforge_version": __version__,
-            "run": str(run_dir), "which": which, "step": meta.get("step"), "n_fake": n,
-            "seed": settings.seed, "scores": scores, "notes": []}
+    return {
+        "real": card["real"],
+        "fake": card["fake"],
+        "ganforge_version": __version__,
+        "run": str(run_dir),
+        "which": which,
+        "step": meta.get("step"),
+        "n_fake": n,
+        "seed": settings.seed,
+        "scores": scores,
+        "notes": [],
+    }
 
 
 def point_scores(result: dict) -> dict[str, float | None]:
@@ -640,6 +792,7 @@ def point_scores(result: dict) -> dict[str, float | None]:
 
 # --- during training ----------------------------------------------------------------------------
 
+
 class TrainingEvaluator:
     """Scores a generator every ``eval.every`` steps and tracks the best value.
 
@@ -648,8 +801,15 @@ class TrainingEvaluator:
     ``ganforge eval``.
     """
 
-    def __init__(self, eval_cfg, data_cfg: DataConfig, dataset, seed: int,
-                 device: str | torch.device, history: list[dict] | None = None):
+    def __init__(
+        self,
+        eval_cfg,
+        data_cfg: DataConfig,
+        dataset,
+        seed: int,
+        device: str | torch.device,
+        history: list[dict] | None = None,
+    ):
         self.cfg = eval_cfg
         self.dataset = dataset
         self.seed = seed
@@ -660,8 +820,10 @@ class TrainingEvaluator:
             self.network = None
             self.columns = ["modes_covered", "high_quality_share", "reverse_kl"]
             if dataset.modes is None:
-                raise MetricError(f"eval.every needs modes to score {dataset.name}; only "
-                                  "ring8/grid25 have them: set eval.every=0")
+                raise MetricError(
+                    f"eval.every needs modes to score {dataset.name}; only "
+                    "ring8/grid25 have them: set eval.every=0"
+                )
         else:
             self.network = get_feature_network(eval_cfg.feature_net, data_cfg.name)
             self.metrics = parse_metrics(eval_cfg.metrics, self.network)
@@ -669,8 +831,9 @@ class TrainingEvaluator:
         best = eval_cfg.best_metric
         self.best_column = self.columns[0] if best == "auto" else best
         if self.best_column not in self.columns:
-            raise MetricError(f"eval.best_metric={best} is not computed; choose one of: "
-                              + ", ".join(self.columns))
+            raise MetricError(
+                f"eval.best_metric={best} is not computed; choose one of: " + ", ".join(self.columns)
+            )
         self.direction = metric_direction(self.best_column)
         self.best_value = self._best_in(history or [])
         self._real: RealFeatures | None = None
@@ -696,30 +859,43 @@ class TrainingEvaluator:
         if self.points:
             return point_scores(evaluate_points(G, meta, n=POINT_SAMPLES, seed=self.seed))
         if self._real is None:
-            self._real = real_features(self.source, self.network, self.cfg.n, self.seed,
-                                       self.device, images=self.dataset.data.cpu().numpy())
+            self._real = real_features(
+                self.source,
+                self.network,
+                self.cfg.n,
+                self.seed,
+                self.device,
+                images=self.dataset.data.cpu().numpy(),
+            )
         samples = sample_generator(G, meta, self.cfg.n, self.seed, self.device)
         fake, _ = self.network.extract(to_uint8_images(samples), self.device, label="generated")
         num_classes = len(self.network.class_names) if self.network.has_classes else None
-        scores = compute_scores(self._real.features, fake, self.metrics, self.network.name,
-                                num_classes)
+        scores = compute_scores(self._real.features, fake, self.metrics, self.network.name, num_classes)
         return {name: float(score["value"]) for name, score in scores.items()}
 
     def describe(self) -> str:
         """One line for plots: what the scores compare."""
         if self.points:
             return f"{self.dataset.name}: {POINT_SAMPLES} generated points (PacGAN protocol)"
-        return (f"{self.cfg.n} generated vs {self.cfg.n} {self.source.label} images, "
-                f"{self.network.name} features (seed {self.seed})")
+        return (
+            f"{self.cfg.n} generated vs {self.cfg.n} {self.source.label} images, "
+            f"{self.network.name} features (seed {self.seed})"
+        )
 
     def protocol(self) -> dict[str, Any]:
         """The protocol card of the tracked metric (stored in generator-best.json)."""
         if self.points:
-            return {"metric": self.best_column, "n_fake": POINT_SAMPLES, "seed": self.seed,
-                    "parameters": {"hq_threshold_std": 3.0}, "ganforge_version": __version__}
+            return {
+                "metric": self.best_column,
+                "n_fake": POINT_SAMPLES,
+                "seed": self.seed,
+                "parameters": {"hq_threshold_std": 3.0},
+                "ganforge_version": __version__,
+            }
         n_real = len(self._real.features) if self._real is not None else self.cfg.n
-        return protocol_card(self.best_column, self.network, self.source.label, "generator",
-                             n_real, self.cfg.n, self.seed)
+        return protocol_card(
+            self.best_column, self.network, self.source.label, "generator", n_real, self.cfg.n, self.seed
+        )
 
     def improved(self, scores: dict[str, float]) -> bool:
         """True (and remembered) when ``scores`` beat the best value so far."""
@@ -733,6 +909,7 @@ class TrainingEvaluator:
 
 
 # --- printing -----------------------------------------------------------------------------------
+
 
 def _fmt(value: Any, std: Any = None) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -748,12 +925,16 @@ def format_report(report: dict) -> str:
     lines = [f"ganforge eval: {report['fake']}  vs  {report['real']}"]
     net = report.get("feature_network")
     if net:
-        lines.append(f"feature network: {net['feature_network']} ({net['feature_network_description']}; "
-                     f"sha256 {net['feature_network_sha256'][:16]}...), input "
-                     f"{net['input_size']}x{net['input_size']}x{net['input_channels']}, "
-                     f"resize: {net['resize']}")
-    lines.append(f"n_real {report.get('n_real', 0)}, n_fake {report['n_fake']}, seed "
-                 f"{report['seed']}, ganforge {report['ganforge_version']}")
+        lines.append(
+            f"feature network: {net['feature_network']} ({net['feature_network_description']}; "
+            f"sha256 {net['feature_network_sha256'][:16]}...), input "
+            f"{net['input_size']}x{net['input_size']}x{net['input_channels']}, "
+            f"resize: {net['resize']}"
+        )
+    lines.append(
+        f"n_real {report.get('n_real', 0)}, n_fake {report['n_fake']}, seed "
+        f"{report['seed']}, ganforge {report['ganforge_version']}"
+    )
     context = report.get("context") or {}
     baselines = list(context)
     header = ["metric", "value", *baselines]
@@ -768,9 +949,11 @@ def format_report(report: dict) -> str:
     for row in [header, *rows]:
         lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
     if baselines:
-        lines.append("context: real_<split> = the data set's other split (the best a perfect "
-                     "generator reaches at this n); one_repeated_image and uniform_noise = "
-                     "trivial generators")
+        lines.append(
+            "context: real_<split> = the data set's other split (the best a perfect "
+            "generator reaches at this n); one_repeated_image and uniform_noise = "
+            "trivial generators"
+        )
     lines.append("")
     lines.append("protocol:")
     for name, score in report["scores"].items():

@@ -62,18 +62,29 @@ class Recipe:
 class EvaluatorCNN(nn.Module):
     """Images ``[N, C, S, S]`` in [-1, 1] -> class logits ``[N, num_classes]``."""
 
-    def __init__(self, channels: int, num_classes: int, widths=(16, 32, 64),
-                 feature_dim: int = 128, dropout: float = 0.3):
+    def __init__(
+        self,
+        channels: int,
+        num_classes: int,
+        widths=(16, 32, 64),
+        feature_dim: int = 128,
+        dropout: float = 0.3,
+    ):
         super().__init__()
         w1, w2, w3 = widths
 
         def block(c_in: int, c_out: int) -> list[nn.Module]:
-            return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out),
-                    nn.ReLU()]
+            return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
 
-        self.body = nn.Sequential(*block(channels, w1), nn.MaxPool2d(2), *block(w1, w2),
-                                  nn.MaxPool2d(2), *block(w2, w3), nn.AdaptiveMaxPool2d(3),
-                                  nn.Flatten())
+        self.body = nn.Sequential(
+            *block(channels, w1),
+            nn.MaxPool2d(2),
+            *block(w1, w2),
+            nn.MaxPool2d(2),
+            *block(w2, w3),
+            nn.AdaptiveMaxPool2d(3),
+            nn.Flatten(),
+        )
         self.penultimate = nn.Linear(w3 * 9, feature_dim)
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(feature_dim, num_classes)
@@ -145,8 +156,10 @@ def load_evaluator(dataset_or_path: str | Path) -> Evaluator:
             raise MetricError(f"evaluator weights {path} do not exist")
     else:
         if text not in TAGS:
-            raise MetricError(f"no evaluator network for '{text}'; evaluators exist for "
-                              f"{', '.join(TAGS)}; use feature_net=inception for other images")
+            raise MetricError(
+                f"no evaluator network for '{text}'; evaluators exist for "
+                f"{', '.join(TAGS)}; use feature_net=inception for other images"
+            )
         path = find_evaluator(text)
         if path is None:
             where = " or ".join(str(d) for d in evaluator_dirs())
@@ -154,25 +167,32 @@ def load_evaluator(dataset_or_path: str | Path) -> Evaluator:
                 f"no evaluator for {text} in {where}: only Fashion-MNIST's ships with ganforge "
                 f"(the others need their data, which this package cannot bundle); build it with "
                 f"`ganforge evaluator train {text}` (needs the {text} files; a few minutes on "
-                "a CPU)")
+                "a CPU)"
+            )
     meta_path = path.with_suffix(".json")
     try:
         info = json.loads(meta_path.read_text())
         # Initialising layers draws from the global random stream; a training run that loads
         # an evaluator (eval.every) must not see its stream moved.
         with torch.random.fork_rng(devices=[]):
-            model = EvaluatorCNN(info["channels"], len(info["class_names"]),
-                                 tuple(info["recipe"]["widths"]), info["recipe"]["feature_dim"],
-                                 info["recipe"]["dropout"])
+            model = EvaluatorCNN(
+                info["channels"],
+                len(info["class_names"]),
+                tuple(info["recipe"]["widths"]),
+                info["recipe"]["feature_dim"],
+                info["recipe"]["dropout"],
+            )
         model.load_state_dict(load_file(str(path)))
     except Exception as error:  # missing json keys, wrong shapes, damaged file
-        raise MetricError(f"cannot load evaluator {path} with {meta_path.name}: "
-                          f"{str(error).splitlines()[0][:200]}") from None
+        raise MetricError(
+            f"cannot load evaluator {path} with {meta_path.name}: {str(error).splitlines()[0][:200]}"
+        ) from None
     tag = info.get("tag") or TAGS.get(info.get("dataset"), path.stem)
     return Evaluator(model.eval().requires_grad_(False), tag, info, file_sha256(path), path)
 
 
 # --- training -------------------------------------------------------------------------------
+
 
 @contextlib.contextmanager
 def deterministic():
@@ -186,21 +206,25 @@ def deterministic():
 
 
 @torch.no_grad()
-def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
-             batch_size: int = 1000) -> float:
+def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000) -> float:
     """Top-1 accuracy of ``model`` on uint8 ``images [N, C, S, S]`` with ``labels [N]``."""
     was_training = model.training
     model.eval()
     correct = 0
     for start in range(0, len(images), batch_size):
-        batch = images[start:start + batch_size].float() / 127.5 - 1
-        correct += int((model(batch).argmax(1) == labels[start:start + batch_size]).sum())
+        batch = images[start : start + batch_size].float() / 127.5 - 1
+        correct += int((model(batch).argmax(1) == labels[start : start + batch_size]).sum())
     model.train(was_training)
     return correct / len(images)
 
 
-def fit(train_images: torch.Tensor, train_labels: torch.Tensor, num_classes: int,
-        recipe: Recipe, log: Callable[[str], None] | None = None) -> EvaluatorCNN:
+def fit(
+    train_images: torch.Tensor,
+    train_labels: torch.Tensor,
+    num_classes: int,
+    recipe: Recipe,
+    log: Callable[[str], None] | None = None,
+) -> EvaluatorCNN:
     """Train an ``EvaluatorCNN`` on uint8 ``[N, C, S, S]`` images and int64 labels ``[N]``.
 
     One-cycle AdamW over ``recipe.epochs`` passes in a seeded order; the last partial batch
@@ -209,23 +233,26 @@ def fit(train_images: torch.Tensor, train_labels: torch.Tensor, num_classes: int
     count = len(train_images)
     steps_per_epoch = count // recipe.batch_size
     if recipe.epochs * steps_per_epoch < 8:  # the one-cycle warm-up needs a few steps
-        raise MetricError(f"{count} training images give fewer than 8 steps of "
-                          f"{recipe.batch_size}; use more images or epochs")
+        raise MetricError(
+            f"{count} training images give fewer than 8 steps of "
+            f"{recipe.batch_size}; use more images or epochs"
+        )
     with deterministic():
         torch.manual_seed(recipe.seed)
-        model = EvaluatorCNN(train_images.shape[1], num_classes, recipe.widths,
-                             recipe.feature_dim, recipe.dropout)
-        opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr,
-                                weight_decay=recipe.weight_decay)
+        model = EvaluatorCNN(
+            train_images.shape[1], num_classes, recipe.widths, recipe.feature_dim, recipe.dropout
+        )
+        opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
         schedule = torch.optim.lr_scheduler.OneCycleLR(
-            opt, recipe.lr, total_steps=recipe.epochs * steps_per_epoch, pct_start=0.25)
+            opt, recipe.lr, total_steps=recipe.epochs * steps_per_epoch, pct_start=0.25
+        )
         order = torch.Generator().manual_seed(recipe.seed)
         model.train()
         for epoch in range(recipe.epochs):
             perm = torch.randperm(count, generator=order)
             total = torch.zeros(())
             for step in range(steps_per_epoch):
-                index = perm[step * recipe.batch_size:(step + 1) * recipe.batch_size]
+                index = perm[step * recipe.batch_size : (step + 1) * recipe.batch_size]
                 images = train_images[index].float() / 127.5 - 1
                 loss = F.cross_entropy(model(images), train_labels[index])
                 opt.zero_grad(set_to_none=True)
@@ -234,8 +261,7 @@ def fit(train_images: torch.Tensor, train_labels: torch.Tensor, num_classes: int
                 schedule.step()
                 total += loss.detach()
             if log is not None:
-                log(f"epoch {epoch + 1}/{recipe.epochs}: mean loss "
-                    f"{float(total) / steps_per_epoch:.4f}")
+                log(f"epoch {epoch + 1}/{recipe.epochs}: mean loss {float(total) / steps_per_epoch:.4f}")
     return model.eval()
 
 
@@ -245,15 +271,24 @@ def standardize(model: EvaluatorCNN, images: torch.Tensor, batch_size: int = 100
     model.eval()
     model.feature_mean.zero_()
     model.feature_std.fill_(1.0)
-    raw = torch.cat([model.features_and_logits(images[i:i + batch_size].float() / 127.5 - 1)[0]
-                     for i in range(0, len(images), batch_size)]).double()
+    raw = torch.cat(
+        [
+            model.features_and_logits(images[i : i + batch_size].float() / 127.5 - 1)[0]
+            for i in range(0, len(images), batch_size)
+        ]
+    ).double()
     model.feature_mean.copy_(raw.mean(dim=0))
     model.feature_std.copy_(raw.std(dim=0, unbiased=False).clamp_min(1e-6))
 
 
-def train_evaluator(dataset: str, out_dir: str | Path | None = None, recipe: Recipe | None = None,
-                    data_root: str | None = None, log: Callable[[str], None] | None = print,
-                    command: str | None = None) -> tuple[Path, dict[str, Any]]:
+def train_evaluator(
+    dataset: str,
+    out_dir: str | Path | None = None,
+    recipe: Recipe | None = None,
+    data_root: str | None = None,
+    log: Callable[[str], None] | None = print,
+    command: str | None = None,
+) -> tuple[Path, dict[str, Any]]:
     """Train the evaluator of ``dataset`` on its train split; write weights and json.
 
     Writes ``evaluator-<dataset>.safetensors`` and ``.json`` (test accuracy, recipe, seed,
@@ -266,10 +301,8 @@ def train_evaluator(dataset: str, out_dir: str | Path | None = None, recipe: Rec
     if dataset not in TAGS:
         raise MetricError(f"evaluators can be trained for {', '.join(TAGS)}, not '{dataset}'")
     recipe = recipe or Recipe()
-    train_set = load_dataset(DataConfig(name=dataset, split="train", root=data_root,
-                                        download=True))
-    test_set = load_dataset(DataConfig(name=dataset, split="test", root=data_root,
-                                       download=True))
+    train_set = load_dataset(DataConfig(name=dataset, split="train", root=data_root, download=True))
+    test_set = load_dataset(DataConfig(name=dataset, split="test", root=data_root, download=True))
     started = time.perf_counter()
     model = fit(train_set.data, train_set.labels, len(train_set.class_names), recipe, log)
     standardize(model, train_set.data)
@@ -291,7 +324,7 @@ def train_evaluator(dataset: str, out_dir: str | Path | None = None, recipe: Rec
         "class_names": list(train_set.class_names),
         "input_range": "[-1, 1] (uint8 / 127.5 - 1)",
         "features": f"penultimate linear layer, {recipe.feature_dim}-d, before its ReLU, "
-                    "standardized by the training set's per-feature mean and std",
+        "standardized by the training set's per-feature mean and std",
         "test_accuracy": round(test_accuracy, 4),
         "test_images": len(test_set),
         "train_images": len(train_set),
@@ -305,7 +338,7 @@ def train_evaluator(dataset: str, out_dir: str | Path | None = None, recipe: Rec
         "ganforge_version": __version__,
     }
     info["recipe"]["widths"] = list(recipe.widths)
-    atomic_write(path.with_suffix(".json"),
-                 lambda tmp: Path(tmp).write_text(json.dumps(info, indent=2) + "\n"))
+    atomic_write(
+        path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(json.dumps(info, indent=2) + "\n")
+    )
     return path, info
-

@@ -71,10 +71,15 @@ class FeatureNetwork:
 
     def card(self) -> dict:
         """The feature network's part of a protocol card."""
-        return {"feature_network": self.name, "feature_network_description": self.description,
-                "feature_network_sha256": self.sha256, "feature_dim": self.dim,
-                "input_size": self.image_size, "input_channels": self.channels,
-                "resize": self.resize}
+        return {
+            "feature_network": self.name,
+            "feature_network_description": self.description,
+            "feature_network_sha256": self.sha256,
+            "feature_dim": self.dim,
+            "input_size": self.image_size,
+            "input_channels": self.channels,
+            "resize": self.resize,
+        }
 
     def prepare(self, images: np.ndarray, label: str = "images") -> tuple[np.ndarray, list[str]]:
         """Convert uint8 ``[N, C, H, W]`` (C in 1, 3) to what the network takes.
@@ -82,8 +87,10 @@ class FeatureNetwork:
         Returns the converted array and the notes describing each change (empty: none).
         """
         if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1] not in (1, 3):
-            raise MetricError(f"{label}: expected uint8 images [N, C, H, W] with C = 1 or 3, got "
-                              f"{images.dtype} {tuple(images.shape)}")
+            raise MetricError(
+                f"{label}: expected uint8 images [N, C, H, W] with C = 1 or 3, got "
+                f"{images.dtype} {tuple(images.shape)}"
+            )
         notes = []
         if images.shape[1] != self.channels:
             how = "repeated to RGB" if self.channels == 3 else "converted to gray (ITU-R 601-2)"
@@ -91,14 +98,21 @@ class FeatureNetwork:
             images = convert_channels(images, self.channels)
         height, width = images.shape[2:]
         if self.host_resize and (height, width) != (self.image_size, self.image_size):
-            notes.append(f"{label}: {height}x{width} images resized to {self.image_size}x"
-                         f"{self.image_size} for {self.name} ({self.resize})")
+            notes.append(
+                f"{label}: {height}x{width} images resized to {self.image_size}x"
+                f"{self.image_size} for {self.name} ({self.resize})"
+            )
             images = resize_images(images, self.image_size)
         return images, notes
 
     @torch.no_grad()
-    def extract(self, images: np.ndarray, device: str | torch.device = "cpu",
-                batch_size: int = BATCH_SIZE, label: str = "images") -> tuple[Features, list[str]]:
+    def extract(
+        self,
+        images: np.ndarray,
+        device: str | torch.device = "cpu",
+        batch_size: int = BATCH_SIZE,
+        label: str = "images",
+    ) -> tuple[Features, list[str]]:
         """uint8 images ``[N, C, H, W]`` -> (``Features`` in float64, conversion notes).
 
         Raises ``MetricError`` when the network returns NaN or infinite values.
@@ -107,7 +121,7 @@ class FeatureNetwork:
         self.module.to(device)
         feats, probs = [], []
         for start in range(0, len(images), batch_size):
-            batch = torch.from_numpy(images[start:start + batch_size]).to(device)
+            batch = torch.from_numpy(images[start : start + batch_size]).to(device)
             features, logits = self.forward(batch.float() / 255.0)
             feats.append(features.double().cpu())
             if logits is not None:
@@ -115,8 +129,10 @@ class FeatureNetwork:
         features = torch.cat(feats).numpy() if feats else np.zeros((0, self.dim))
         if not np.isfinite(features).all():
             bad = int((~np.isfinite(features)).any(axis=1).sum())
-            raise MetricError(f"{label}: the {self.name} network gave NaN/inf features for {bad} "
-                              "images; check that the images are valid")
+            raise MetricError(
+                f"{label}: the {self.name} network gave NaN/inf features for {bad} "
+                "images; check that the images are valid"
+            )
         return Features(features, torch.cat(probs).numpy() if probs else None), notes
 
 
@@ -133,12 +149,19 @@ def evaluator_network(dataset_or_path: str | Path) -> FeatureNetwork:
     accuracy = info.get("test_accuracy")
     return FeatureNetwork(
         name=evaluator.tag,
-        description=(f"ganforge evaluator CNN for {info['dataset']} ({evaluator.path.name}, test "
-                     f"accuracy {accuracy}), penultimate layer"),
-        sha256=evaluator.sha256, image_size=evaluator.image_size, channels=evaluator.channels,
+        description=(
+            f"ganforge evaluator CNN for {info['dataset']} ({evaluator.path.name}, test "
+            f"accuracy {accuracy}), penultimate layer"
+        ),
+        sha256=evaluator.sha256,
+        image_size=evaluator.image_size,
+        channels=evaluator.channels,
         resize="center crop + Pillow bicubic (antialiased) when the size differs",
-        dim=model.classifier.in_features, class_names=list(info["class_names"]),
-        forward=forward, module=model)
+        dim=model.classifier.in_features,
+        class_names=list(info["class_names"]),
+        forward=forward,
+        module=model,
+    )
 
 
 def inception_network(weights: str | Path | None = None, download: bool = True) -> FeatureNetwork:
@@ -148,10 +171,16 @@ def inception_network(weights: str | Path | None = None, download: bool = True) 
     return FeatureNetwork(
         name="inception",
         description=f"FID Inception v3 ({inception.WEIGHTS_NAME} as in pytorch-fid), pool3",
-        sha256=inception.file_sha256(path), image_size=inception.INPUT_SIZE, channels=3,
+        sha256=inception.file_sha256(path),
+        image_size=inception.INPUT_SIZE,
+        channels=3,
         resize="bilinear to 299x299 (F.interpolate, align_corners=False), as pytorch-fid",
-        dim=inception.FEATURE_DIM, class_names=None,
-        forward=lambda batch: (model(batch), None), module=model, host_resize=False)
+        dim=inception.FEATURE_DIM,
+        class_names=None,
+        forward=lambda batch: (model(batch), None),
+        module=model,
+        host_resize=False,
+    )
 
 
 def auto_network_name(dataset: str | None) -> str:
@@ -159,8 +188,9 @@ def auto_network_name(dataset: str | None) -> str:
     return TAGS[dataset] if dataset in TAGS else "inception"
 
 
-def get_feature_network(spec: str, dataset: str | None = None,
-                        inception_weights: str | Path | None = None) -> FeatureNetwork:
+def get_feature_network(
+    spec: str, dataset: str | None = None, inception_weights: str | Path | None = None
+) -> FeatureNetwork:
     """``spec``: ``auto`` (needs ``dataset``), ``inception``, an evaluator tag or data set name
     (``fmnist``, ``fashion-mnist`` ...), or a path to an evaluator ``.safetensors``."""
     if spec == "auto":
@@ -170,5 +200,8 @@ def get_feature_network(spec: str, dataset: str | None = None,
     known = set(TAGS) | set(TAGS.values())
     if spec in known or spec.endswith(".safetensors"):
         return evaluator_network(spec)
-    raise MetricError(f"unknown feature network '{spec}'; choose auto, inception, "
-                      + ", ".join(sorted(TAGS.values())) + " or a path to evaluator weights")
+    raise MetricError(
+        f"unknown feature network '{spec}'; choose auto, inception, "
+        + ", ".join(sorted(TAGS.values()))
+        + " or a path to evaluator weights"
+    )

@@ -57,9 +57,7 @@ def frechet_distance(
     if mu2.shape != (dim,):
         raise MetricError(f"means must both be [D], got {mu1.shape} and {mu2.shape}")
     if sigma1.shape != (dim, dim) or sigma2.shape != (dim, dim):
-        raise MetricError(
-            f"covariances must both be [{dim}, {dim}], got {sigma1.shape} and {sigma2.shape}"
-        )
+        raise MetricError(f"covariances must both be [{dim}, {dim}], got {sigma1.shape} and {sigma2.shape}")
 
     diff = mu1 - mu2
     # The product of two PSD matrices can be nearly singular; pytorch-fid then retries with a

@@ -37,8 +37,7 @@ from torch import nn
 from ganforge.metrics.errors import MetricError
 
 WEIGHTS_NAME = "pt_inception-2015-12-05-6726825d.pth"
-WEIGHTS_URL = ("https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
-               + WEIGHTS_NAME)
+WEIGHTS_URL = "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/" + WEIGHTS_NAME
 WEIGHTS_SHA256_PREFIX = "6726825d"  # torch hub convention: the name carries the hash's start
 WEIGHTS_ENV = "GANFORGE_INCEPTION_WEIGHTS"
 INPUT_SIZE = 299  # pixels; every image is resized to this side
@@ -121,8 +120,13 @@ class InceptionC(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         branch7x7 = self.branch7x7_3(self.branch7x7_2(self.branch7x7_1(x)))
         branch7x7dbl = x
-        for layer in (self.branch7x7dbl_1, self.branch7x7dbl_2, self.branch7x7dbl_3,
-                      self.branch7x7dbl_4, self.branch7x7dbl_5):
+        for layer in (
+            self.branch7x7dbl_1,
+            self.branch7x7dbl_2,
+            self.branch7x7dbl_3,
+            self.branch7x7dbl_4,
+            self.branch7x7dbl_5,
+        ):
             branch7x7dbl = layer(branch7x7dbl)
         branch_pool = self.branch_pool(_avg_pool_same(x))
         return torch.cat([self.branch1x1(x), branch7x7, branch7x7dbl, branch_pool], 1)
@@ -141,8 +145,7 @@ class InceptionD(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         branch3x3 = self.branch3x3_2(self.branch3x3_1(x))
         branch7x7x3 = x
-        for layer in (self.branch7x7x3_1, self.branch7x7x3_2, self.branch7x7x3_3,
-                      self.branch7x7x3_4):
+        for layer in (self.branch7x7x3_1, self.branch7x7x3_2, self.branch7x7x3_3, self.branch7x7x3_4):
             branch7x7x3 = layer(branch7x7x3)
         branch_pool = F.max_pool2d(x, kernel_size=3, stride=2)
         return torch.cat([branch3x3, branch7x7x3, branch_pool], 1)
@@ -168,8 +171,7 @@ class InceptionE(nn.Module):
         branch3x3 = self.branch3x3_1(x)
         branch3x3 = torch.cat([self.branch3x3_2a(branch3x3), self.branch3x3_2b(branch3x3)], 1)
         branch3x3dbl = self.branch3x3dbl_2(self.branch3x3dbl_1(x))
-        branch3x3dbl = torch.cat([self.branch3x3dbl_3a(branch3x3dbl),
-                                  self.branch3x3dbl_3b(branch3x3dbl)], 1)
+        branch3x3dbl = torch.cat([self.branch3x3dbl_3a(branch3x3dbl), self.branch3x3dbl_3b(branch3x3dbl)], 1)
         # The FID graph max-pools in its last block (an oddity of that TF graph, kept for
         # comparable numbers); every other block averages.
         if self.max_pool:
@@ -207,27 +209,39 @@ class FIDInceptionV3(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """``images [N, 3, H, W]`` in [0, 1] -> pool3 features ``[N, 2048]``."""
-        x = F.interpolate(images, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear",
-                          align_corners=False)
+        x = F.interpolate(images, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", align_corners=False)
         x = 2 * x - 1
         x = self.Conv2d_2b_3x3(self.Conv2d_2a_3x3(self.Conv2d_1a_3x3(x)))
         x = F.max_pool2d(x, kernel_size=3, stride=2)
         x = self.Conv2d_4a_3x3(self.Conv2d_3b_1x1(x))
         x = F.max_pool2d(x, kernel_size=3, stride=2)
-        for block in (self.Mixed_5b, self.Mixed_5c, self.Mixed_5d, self.Mixed_6a, self.Mixed_6b,
-                      self.Mixed_6c, self.Mixed_6d, self.Mixed_6e, self.Mixed_7a, self.Mixed_7b,
-                      self.Mixed_7c):
+        for block in (
+            self.Mixed_5b,
+            self.Mixed_5c,
+            self.Mixed_5d,
+            self.Mixed_6a,
+            self.Mixed_6b,
+            self.Mixed_6c,
+            self.Mixed_6d,
+            self.Mixed_6e,
+            self.Mixed_7a,
+            self.Mixed_7b,
+            self.Mixed_7c,
+        ):
             x = block(x)
         return F.adaptive_avg_pool2d(x, (1, 1)).flatten(1)
 
 
 # --- the weights file -------------------------------------------------------------------
 
+
 def _how_to_get(where: Path) -> str:
-    return (f"download {WEIGHTS_URL} on a machine with network and put it at {where} (or pass "
-            f"--inception-weights FILE, or set ${WEIGHTS_ENV}); Fashion-MNIST needs no download "
-            "(its evaluator ships), MNIST and CIFAR-10 build theirs with `ganforge evaluator "
-            "train`")
+    return (
+        f"download {WEIGHTS_URL} on a machine with network and put it at {where} (or pass "
+        f"--inception-weights FILE, or set ${WEIGHTS_ENV}); Fashion-MNIST needs no download "
+        "(its evaluator ships), MNIST and CIFAR-10 build theirs with `ganforge evaluator "
+        "train`"
+    )
 
 
 def weights_path(explicit: str | Path | None = None, download: bool = True) -> Path:
@@ -239,15 +253,17 @@ def weights_path(explicit: str | Path | None = None, download: bool = True) -> P
     if explicit:
         path = Path(explicit).expanduser()
         if not path.is_file():
-            raise MetricError(f"--inception-weights {path} does not exist; "
-                              + _how_to_get(cache_root() / WEIGHTS_NAME))
+            raise MetricError(
+                f"--inception-weights {path} does not exist; " + _how_to_get(cache_root() / WEIGHTS_NAME)
+            )
         return path
     env = os.environ.get(WEIGHTS_ENV)
     if env:
         path = Path(env).expanduser()
         if not path.is_file():
-            raise MetricError(f"${WEIGHTS_ENV}={path} does not exist; "
-                              + _how_to_get(cache_root() / WEIGHTS_NAME))
+            raise MetricError(
+                f"${WEIGHTS_ENV}={path} does not exist; " + _how_to_get(cache_root() / WEIGHTS_NAME)
+            )
         return path
     path = cache_root() / WEIGHTS_NAME
     if path.is_file():
@@ -270,12 +286,16 @@ def _download(path: Path) -> None:
                 hasher.update(chunk)
                 out.write(chunk)
         if not hasher.hexdigest().startswith(WEIGHTS_SHA256_PREFIX):
-            raise MetricError(f"downloaded {WEIGHTS_URL} has sha256 {hasher.hexdigest()}, "
-                              f"which does not start with {WEIGHTS_SHA256_PREFIX}; not used")
+            raise MetricError(
+                f"downloaded {WEIGHTS_URL} has sha256 {hasher.hexdigest()}, "
+                f"which does not start with {WEIGHTS_SHA256_PREFIX}; not used"
+            )
         os.replace(temp_name, path)
     except OSError as error:  # no network, DNS failure, timeout, full disk
-        raise MetricError(f"FID Inception weights not found at {path} and the download failed "
-                          f"({error}); " + _how_to_get(path)) from None
+        raise MetricError(
+            f"FID Inception weights not found at {path} and the download failed "
+            f"({error}); " + _how_to_get(path)
+        ) from None
     finally:
         if os.path.exists(temp_name):
             os.remove(temp_name)
@@ -303,8 +323,9 @@ def load_fid_inception(path: str | Path) -> FIDInceptionV3:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # truncated file, foreign pickle, random bytes
-        raise MetricError(f"cannot read FID Inception weights {path} "
-                          f"({type(error).__name__}); " + _how_to_get(Path(path))) from None
+        raise MetricError(
+            f"cannot read FID Inception weights {path} ({type(error).__name__}); " + _how_to_get(Path(path))
+        ) from None
     if not isinstance(state, dict):
         raise MetricError(f"{path} is not a state dict of the FID Inception network")
     with torch.random.fork_rng(devices=[]):  # layer init must not move the global stream
@@ -313,12 +334,13 @@ def load_fid_inception(path: str | Path) -> FIDInceptionV3:
     given = _without_counters(state)
     missing = sorted(set(wanted) - set(given))
     unexpected = sorted(set(given) - set(wanted))
-    wrong = sorted(k for k in set(wanted) & set(given)
-                   if tuple(wanted[k].shape) != tuple(given[k].shape))
+    wrong = sorted(k for k in set(wanted) & set(given) if tuple(wanted[k].shape) != tuple(given[k].shape))
     if missing or unexpected or wrong:
-        parts = [f"{label} {len(keys)} (e.g. {keys[0]})" for label, keys in
-                 (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong))
-                 if keys]
+        parts = [
+            f"{label} {len(keys)} (e.g. {keys[0]})"
+            for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong))
+            if keys
+        ]
         raise MetricError(f"{path} is not {WEIGHTS_NAME}: keys " + ", ".join(parts))
     model.load_state_dict(given, strict=False)
     return model.eval().requires_grad_(False)

@@ -80,17 +80,13 @@ def prdc(real_feats: np.ndarray, fake_feats: np.ndarray, nearest_k: int) -> dict
     return _manifold_scores(real, fake, nearest_k, with_recall=True)
 
 
-def precision_recall(
-    real_feats: np.ndarray, fake_feats: np.ndarray, k: int = 3
-) -> dict[str, float]:
+def precision_recall(real_feats: np.ndarray, fake_feats: np.ndarray, k: int = 3) -> dict[str, float]:
     """Improved precision and recall (Kynkaanniemi et al. 2019; k = 3 as in the paper)."""
     scores = prdc(real_feats, fake_feats, nearest_k=k)
     return {"precision": scores["precision"], "recall": scores["recall"]}
 
 
-def density_coverage(
-    real_feats: np.ndarray, fake_feats: np.ndarray, k: int = 5
-) -> dict[str, float]:
+def density_coverage(real_feats: np.ndarray, fake_feats: np.ndarray, k: int = 5) -> dict[str, float]:
     """Density and coverage (Naeem et al. 2020; k = 5 as in the paper). Skips the fake radii."""
     real, fake = _check_inputs(real_feats, fake_feats, k)
     scores = _manifold_scores(real, fake, k, with_recall=False)

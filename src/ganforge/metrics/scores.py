@@ -56,9 +56,7 @@ def inception_score(probs: np.ndarray, splits: int = 10) -> tuple[float, float]:
 def _normalized_histogram(values, name: str, num_classes: int) -> np.ndarray:
     hist = as_float_array(values, name, ndim=1)
     if hist.shape[0] != num_classes or hist.min() < 0 or hist.sum() <= 0:
-        raise MetricError(
-            f"{name} must hold {num_classes} non-negative counts or shares with a positive sum"
-        )
+        raise MetricError(f"{name} must hold {num_classes} non-negative counts or shares with a positive sum")
     return hist / hist.sum()
 
 
@@ -90,9 +88,7 @@ def class_coverage(
     if np.ndim(predictions) == 2:
         probs = _check_probs(predictions, "predictions")
         if probs.shape[1] != num_classes:
-            raise MetricError(
-                f"predictions have {probs.shape[1]} classes but num_classes is {num_classes}"
-            )
+            raise MetricError(f"predictions have {probs.shape[1]} classes but num_classes is {num_classes}")
         labels = probs.argmax(axis=1)
     else:
         values = as_float_array(predictions, "predictions", ndim=1)

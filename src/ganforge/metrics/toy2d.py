@@ -28,9 +28,7 @@ from ganforge.models.noise import sample_noise
 PACGAN_SAMPLES = 2500  # generated points per evaluation in PacGAN's protocol
 
 
-def mode_coverage(
-    samples: np.ndarray, modes: np.ndarray, std: float, hq_threshold: float = 3.0
-) -> dict:
+def mode_coverage(samples: np.ndarray, modes: np.ndarray, std: float, hq_threshold: float = 3.0) -> dict:
     """Mode coverage of generated points ``samples [N, 2]`` on a mixture ``modes [K, 2]``.
 
     Args:
@@ -71,8 +69,9 @@ def mode_coverage(
     }
 
 
-def evaluate_points(G: torch.nn.Module, meta: dict, n: int = PACGAN_SAMPLES, seed: int = 0,
-                    batch_size: int = 10_000) -> dict:
+def evaluate_points(
+    G: torch.nn.Module, meta: dict, n: int = PACGAN_SAMPLES, seed: int = 0, batch_size: int = 10_000
+) -> dict:
     """Draw ``n`` points from a point-set generator and score them with ``mode_coverage``.
 
     Args:
@@ -89,19 +88,21 @@ def evaluate_points(G: torch.nn.Module, meta: dict, n: int = PACGAN_SAMPLES, see
     """
     data = meta.get("data", {})
     if data.get("modes") is None or data.get("mode_std") is None:
-        raise MetricError(f"data set {data.get('name')!r} has no mode centres; mode coverage "
-                          "needs a Gaussian mixture such as ring8 or grid25")
+        raise MetricError(
+            f"data set {data.get('name')!r} has no mode centres; mode coverage "
+            "needs a Gaussian mixture such as ring8 or grid25"
+        )
     if n < 1:
         raise MetricError(f"n must be at least 1 generated point, got {n}")
-    z = sample_noise(n, meta["model"]["z_dim"], meta["model"]["noise"],
-                     generator=torch.Generator().manual_seed(seed))
+    z = sample_noise(
+        n, meta["model"]["z_dim"], meta["model"]["noise"], generator=torch.Generator().manual_seed(seed)
+    )
     device = next(G.parameters()).device
     was_training = G.training
     G.eval()
     try:
         with torch.no_grad():
-            points = torch.cat([G(chunk.to(device)).float().cpu()
-                                for chunk in z.split(batch_size)])
+            points = torch.cat([G(chunk.to(device)).float().cpu() for chunk in z.split(batch_size)])
     finally:
         G.train(was_training)
     result = mode_coverage(points.flatten(1).numpy(), np.asarray(data["modes"]), data["mode_std"])

@@ -8,8 +8,7 @@ from ganforge.models import cdcgan, cgan, dcgan, mlp  # noqa: F401  (registers t
 from ganforge.models.noise import sample_noise
 from ganforge.models.registry import MODELS, ModelError
 
-__all__ = ["MODELS", "ModelError", "build_generator", "build_models", "is_conditional",
-           "sample_noise"]
+__all__ = ["MODELS", "ModelError", "build_generator", "build_models", "is_conditional", "sample_noise"]
 
 
 def _spec(name: str):

@@ -56,10 +56,13 @@ class CDCGANGenerator(nn.Module):
         start, n_up = dcgan._plan(data_shape)
         widths = [ngf * 2**i for i in reversed(range(n_up))]  # as DCGAN's G
         self.register_buffer("one_hot", torch.eye(num_classes), persistent=False)
-        self.convs = nn.ModuleList([nn.ConvTranspose2d(z_dim + num_classes, widths[0], start, 1,
-                                                       0, bias=False)])
-        self.convs.extend(nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False)
-                          for c_in, c_out in zip(widths, widths[1:], strict=False))
+        self.convs = nn.ModuleList(
+            [nn.ConvTranspose2d(z_dim + num_classes, widths[0], start, 1, 0, bias=False)]
+        )
+        self.convs.extend(
+            nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False)
+            for c_in, c_out in zip(widths, widths[1:], strict=False)
+        )
         self.norms = nn.ModuleList(ConditionalBatchNorm2d(width, num_classes) for width in widths)
         self.to_image = nn.ConvTranspose2d(widths[-1], data_shape[0], 4, 2, 1, bias=False)
         for conv in [*self.convs, self.to_image]:  # the norms initialise themselves
@@ -76,8 +79,7 @@ class CDCGANGenerator(nn.Module):
 
 
 class CDCGANDiscriminator(nn.Module):
-    def __init__(self, data_shape: tuple[int, ...], ndf: int, num_classes: int,
-                 conditioning: str):
+    def __init__(self, data_shape: tuple[int, ...], ndf: int, num_classes: int, conditioning: str):
         super().__init__()
         self.conditioning = conditioning
         start, _ = dcgan._plan(data_shape)
@@ -94,8 +96,9 @@ class CDCGANDiscriminator(nn.Module):
         else:  # the config's choices guard this; a direct caller may not
             raise ValueError(f"unknown conditioning {conditioning!r}; use projection or acgan")
 
-    def forward(self, x: torch.Tensor, labels: torch.Tensor
-                ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, labels: torch.Tensor
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """``x [N, C, H, W]`` in [-1, 1], ``labels`` int64 ``[N]`` -> logits ``[N]``.
 
         With ``acgan`` conditioning: ``(logits [N], class_logits [N, K])``; ``labels`` is unused.
@@ -113,9 +116,9 @@ def build_generator(cfg, data_shape: tuple[int, ...]) -> nn.Module:
 
 
 def build_discriminator(cfg, data_shape: tuple[int, ...]) -> nn.Module:
-    return CDCGANDiscriminator(data_shape, cfg.d_width, require_classes(cfg, "cdcgan"),
-                               cfg.conditioning)
+    return CDCGANDiscriminator(data_shape, cfg.d_width, require_classes(cfg, "cdcgan"), cfg.conditioning)
 
 
-register("cdcgan", "class-conditional DCGAN: conditional batch norm in G, projection or ACGAN D",
-         conditional=True)((build_generator, build_discriminator))
+register(
+    "cdcgan", "class-conditional DCGAN: conditional batch norm in G, projection or ACGAN D", conditional=True
+)((build_generator, build_discriminator))

@@ -25,8 +25,9 @@ from ganforge.models.registry import register
 
 
 class CGANGenerator(nn.Module):
-    def __init__(self, z_dim: int, data_shape: tuple[int, ...], width: int, hidden_layers: int,
-                 num_classes: int):
+    def __init__(
+        self, z_dim: int, data_shape: tuple[int, ...], width: int, hidden_layers: int, num_classes: int
+    ):
         super().__init__()
         self.num_classes = num_classes
         self.body = mlp.MLPGenerator(z_dim + num_classes, data_shape, width, hidden_layers)
@@ -41,8 +42,9 @@ class CGANGenerator(nn.Module):
 
 
 class CGANDiscriminator(nn.Module):
-    def __init__(self, data_shape: tuple[int, ...], width: int, hidden_layers: int,
-                 dropout: float, num_classes: int):
+    def __init__(
+        self, data_shape: tuple[int, ...], width: int, hidden_layers: int, dropout: float, num_classes: int
+    ):
         super().__init__()
         inputs = math.prod(data_shape) + num_classes
         self.body = mlp.MLPDiscriminator((inputs,), width, hidden_layers, dropout)
@@ -55,15 +57,16 @@ class CGANDiscriminator(nn.Module):
 
 def build_generator(cfg, data_shape: tuple[int, ...]) -> nn.Module:
     mlp._check(cfg, data_shape)
-    return CGANGenerator(cfg.z_dim, data_shape, cfg.g_width, cfg.hidden_layers,
-                         require_classes(cfg, "cgan"))
+    return CGANGenerator(cfg.z_dim, data_shape, cfg.g_width, cfg.hidden_layers, require_classes(cfg, "cgan"))
 
 
 def build_discriminator(cfg, data_shape: tuple[int, ...]) -> nn.Module:
     mlp._check(cfg, data_shape)
-    return CGANDiscriminator(data_shape, cfg.d_width, cfg.hidden_layers, cfg.dropout,
-                             require_classes(cfg, "cgan"))
+    return CGANDiscriminator(
+        data_shape, cfg.d_width, cfg.hidden_layers, cfg.dropout, require_classes(cfg, "cgan")
+    )
 
 
-register("cgan", "conditional MLP GAN of Mirza & Osindero 2014 (one-hot label into G and D)",
-         conditional=True)((build_generator, build_discriminator))
+register(
+    "cgan", "conditional MLP GAN of Mirza & Osindero 2014 (one-hot label into G and D)", conditional=True
+)((build_generator, build_discriminator))

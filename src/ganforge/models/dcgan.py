@@ -20,12 +20,15 @@ SIZES = (28, 32, 64)
 def _plan(data_shape: tuple[int, ...]) -> tuple[int, int]:
     """Return (first feature-map side, number of stride-2 layers) for this image shape."""
     if len(data_shape) != 3:
-        raise ModelError(f"dcgan needs images, got examples of shape {data_shape}: "
-                         "use model.name=mlp for point sets")
+        raise ModelError(
+            f"dcgan needs images, got examples of shape {data_shape}: use model.name=mlp for point sets"
+        )
     channels, height, width = data_shape
     if height != width or height not in SIZES:
-        raise ModelError(f"dcgan supports square images of {', '.join(map(str, SIZES))} px, "
-                         f"got {height}x{width}: set data.image_size to one of them")
+        raise ModelError(
+            f"dcgan supports square images of {', '.join(map(str, SIZES))} px, "
+            f"got {height}x{width}: set data.image_size to one of them"
+        )
     if channels not in (1, 3):
         raise ModelError(f"dcgan supports 1 or 3 channels, got {channels}: set data.channels")
     start = 7 if height == 28 else 4
@@ -46,11 +49,17 @@ class DCGANGenerator(nn.Module):
         super().__init__()
         start, n_up = _plan(data_shape)
         widths = [ngf * 2**i for i in reversed(range(n_up))]  # e.g. 64 px: 8, 4, 2, 1 x ngf
-        layers = [nn.ConvTranspose2d(z_dim, widths[0], start, 1, 0, bias=False),
-                  nn.BatchNorm2d(widths[0]), nn.ReLU(True)]
+        layers = [
+            nn.ConvTranspose2d(z_dim, widths[0], start, 1, 0, bias=False),
+            nn.BatchNorm2d(widths[0]),
+            nn.ReLU(True),
+        ]
         for c_in, c_out in zip(widths, widths[1:]):
-            layers += [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False),
-                       nn.BatchNorm2d(c_out), nn.ReLU(True)]
+            layers += [
+                nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(c_out),
+                nn.ReLU(True),
+            ]
         layers += [nn.ConvTranspose2d(widths[-1], data_shape[0], 4, 2, 1, bias=False), nn.Tanh()]
         self.net = nn.Sequential(*layers)
         self.apply(init_weights)
@@ -65,11 +74,16 @@ class DCGANDiscriminator(nn.Module):
         super().__init__()
         start, n_down = _plan(data_shape)
         widths = [ndf * 2**i for i in range(n_down)]  # e.g. 64 px: 1, 2, 4, 8 x ndf
-        layers = [nn.Conv2d(data_shape[0], widths[0], 4, 2, 1, bias=False),
-                  nn.LeakyReLU(0.2, True)]  # no batch norm on D's first layer
+        layers = [
+            nn.Conv2d(data_shape[0], widths[0], 4, 2, 1, bias=False),
+            nn.LeakyReLU(0.2, True),
+        ]  # no batch norm on D's first layer
         for c_in, c_out in zip(widths, widths[1:]):
-            layers += [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False),
-                       nn.BatchNorm2d(c_out), nn.LeakyReLU(0.2, True)]
+            layers += [
+                nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(c_out),
+                nn.LeakyReLU(0.2, True),
+            ]
         layers.append(nn.Conv2d(widths[-1], 1, start, 1, 0, bias=False))
         self.net = nn.Sequential(*layers)
         self.apply(init_weights)
@@ -88,4 +102,5 @@ def build_discriminator(cfg, data_shape: tuple[int, ...]) -> nn.Module:
 
 
 register("dcgan", "deep convolutional GAN of Radford et al. 2015, 28/32/64 px, 1 or 3 channels")(
-    (build_generator, build_discriminator))
+    (build_generator, build_discriminator)
+)

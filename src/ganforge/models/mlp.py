@@ -19,8 +19,10 @@ def _check(cfg, data_shape: tuple[int, ...]) -> None:
     if cfg.hidden_layers < 1:
         raise ModelError(f"mlp needs model.hidden_layers >= 1, got {cfg.hidden_layers}")
     if math.prod(data_shape) > 64 * 64 * 3:
-        raise ModelError(f"mlp is meant for vectors and small images; {data_shape} is too big: "
-                         "use model.name=dcgan or a smaller data.image_size")
+        raise ModelError(
+            f"mlp is meant for vectors and small images; {data_shape} is too big: "
+            "use model.name=dcgan or a smaller data.image_size"
+        )
 
 
 class MLPGenerator(nn.Module):
@@ -42,8 +44,7 @@ class MLPGenerator(nn.Module):
 
 
 class MLPDiscriminator(nn.Module):
-    def __init__(self, data_shape: tuple[int, ...], width: int, hidden_layers: int,
-                 dropout: float = 0.0):
+    def __init__(self, data_shape: tuple[int, ...], width: int, hidden_layers: int, dropout: float = 0.0):
         super().__init__()
         layers, size = [], math.prod(data_shape)
         for _ in range(hidden_layers):
@@ -70,4 +71,5 @@ def build_discriminator(cfg, data_shape: tuple[int, ...]) -> nn.Module:
 
 
 register("mlp", "fully-connected GAN of Goodfellow et al. 2014, for points and small images")(
-    (build_generator, build_discriminator))
+    (build_generator, build_discriminator)
+)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import torch
 
 
-def sample_noise(n: int, z_dim: int, kind: str, device=None,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
+def sample_noise(
+    n: int, z_dim: int, kind: str, device=None, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Draw ``z`` of shape ``[n, z_dim]``: U[-1, 1] for ``"uniform"``, N(0, I) for ``"normal"``."""
     if kind == "uniform":
         return torch.rand(n, z_dim, device=device, generator=generator) * 2 - 1

@@ -33,4 +33,5 @@ def register(name: str, summary: str, conditional: bool = False):
     def wrap(cls_pair: tuple[Callable, Callable]):
         MODELS[name] = ModelSpec(cls_pair[0], cls_pair[1], summary, conditional)
         return cls_pair
+
     return wrap

@@ -83,9 +83,11 @@ def place(device: torch.device, ctx: DistContext) -> torch.device:
 
 def check_batch(batch_size: int, ctx: DistContext) -> None:
     if batch_size % ctx.world_size:
-        raise ConfigError(f"train.batch_size={batch_size} is the global batch and must split "
-                          f"evenly over {ctx.world_size} processes; use a multiple of "
-                          f"{ctx.world_size}")
+        raise ConfigError(
+            f"train.batch_size={batch_size} is the global batch and must split "
+            f"evenly over {ctx.world_size} processes; use a multiple of "
+            f"{ctx.world_size}"
+        )
 
 
 class ShardedSampler(EpochSampler):
@@ -96,8 +98,7 @@ class ShardedSampler(EpochSampler):
     number of processes.
     """
 
-    def __init__(self, size: int, batch_size: int, seed: int, device: torch.device,
-                 ctx: DistContext):
+    def __init__(self, size: int, batch_size: int, seed: int, device: torch.device, ctx: DistContext):
         check_batch(batch_size, ctx)
         super().__init__(size, batch_size, seed, device)
         self.local_batch_size = batch_size // ctx.world_size
@@ -105,7 +106,7 @@ class ShardedSampler(EpochSampler):
 
     def next(self) -> torch.Tensor:
         """Indices ``[batch_size / world_size]`` (int64, on the device): this rank's slice."""
-        return super().next()[self.offset:self.offset + self.local_batch_size]
+        return super().next()[self.offset : self.offset + self.local_batch_size]
 
 
 def shard_rows(x: torch.Tensor, ctx: DistContext) -> torch.Tensor:
@@ -113,11 +114,12 @@ def shard_rows(x: torch.Tensor, ctx: DistContext) -> torch.Tensor:
     if not ctx.enabled:
         return x
     n = x.shape[0] // ctx.world_size
-    return x[ctx.rank * n:(ctx.rank + 1) * n]
+    return x[ctx.rank * n : (ctx.rank + 1) * n]
 
 
-def wrap(module: nn.Module, ctx: DistContext, device: torch.device,
-         sync_batchnorm: bool = False) -> nn.Module:
+def wrap(
+    module: nn.Module, ctx: DistContext, device: torch.device, sync_batchnorm: bool = False
+) -> nn.Module:
     """``module`` in DDP for training under torchrun; the module itself for one process.
 
     ``broadcast_buffers=False``: D runs several forwards per iteration (real, fake, then the G
@@ -129,8 +131,10 @@ def wrap(module: nn.Module, ctx: DistContext, device: torch.device,
         return module
     if sync_batchnorm:
         if device.type != "cuda":
-            raise ConfigError("train.sync_batchnorm needs CUDA devices (PyTorch's SyncBatchNorm "
-                              "has no CPU kernel); set train.sync_batchnorm=false on CPU")
+            raise ConfigError(
+                "train.sync_batchnorm needs CUDA devices (PyTorch's SyncBatchNorm "
+                "has no CPU kernel); set train.sync_batchnorm=false on CPU"
+            )
         module = nn.SyncBatchNorm.convert_sync_batchnorm(module)
     ids = [device.index] if device.type == "cuda" else None
     ddp = nn.parallel.DistributedDataParallel

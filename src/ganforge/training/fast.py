@@ -40,8 +40,10 @@ class SpeedPlan:
     compile: str = "eager"  # eager | cuda-graphs | reduce-overhead
 
     def describe(self) -> str:
-        return (f"precision={self.precision} memory_format={self.memory_format} "
-                f"adam={self.adam_impl} compile={self.compile}")
+        return (
+            f"precision={self.precision} memory_format={self.memory_format} "
+            f"adam={self.adam_impl} compile={self.compile}"
+        )
 
 
 def cpu_has_bf16() -> bool:
@@ -52,12 +54,12 @@ def cpu_has_bf16() -> bool:
 
 
 def has_conv(*modules: nn.Module) -> bool:
-    return any(isinstance(m, nn.modules.conv._ConvNd) for module in modules
-               for m in module.modules())
+    return any(isinstance(m, nn.modules.conv._ConvNd) for module in modules for m in module.modules())
 
 
-def resolve(t: TrainConfig, device: torch.device, conv: bool, world_size: int = 1,
-            gradient_penalty: bool = False) -> SpeedPlan:
+def resolve(
+    t: TrainConfig, device: torch.device, conv: bool, world_size: int = 1, gradient_penalty: bool = False
+) -> SpeedPlan:
     """Turn the ``train`` speed settings into a plan for this device and model.
 
     ``conv``: the models have convolutions (layout and bf16 matter for them).
@@ -72,31 +74,38 @@ def resolve(t: TrainConfig, device: torch.device, conv: bool, world_size: int = 
         else:
             precision = "bf16" if conv and cpu_has_bf16() else "fp32"
     elif precision == "bf16" and cuda and not torch.cuda.is_bf16_supported():
-        raise ConfigError("train.precision=bf16 needs a GPU with bf16 (Ampere or newer); "
-                          "use train.precision=fp32")
+        raise ConfigError(
+            "train.precision=bf16 needs a GPU with bf16 (Ampere or newer); use train.precision=fp32"
+        )
 
     # A CUDA graph bakes the learning rates in; a decaying schedule must run outside one.
     lr_decay = t.lr_decay_start < 1
     mode = t.compile
     if mode == "auto":
-        mode = ("cuda-graphs" if cuda and world_size == 1 and not gradient_penalty
-                and not lr_decay else "eager")
+        mode = (
+            "cuda-graphs" if cuda and world_size == 1 and not gradient_penalty and not lr_decay else "eager"
+        )
     elif mode == "cuda-graphs" and not cuda:
         raise ConfigError("train.compile=cuda-graphs needs a CUDA device; use eager on CPU")
     elif mode == "cuda-graphs" and lr_decay:
-        raise ConfigError("train.compile=cuda-graphs fixes the learning rates, so it cannot run "
-                          "train.lr_decay_start < 1; use eager or reduce-overhead")
+        raise ConfigError(
+            "train.compile=cuda-graphs fixes the learning rates, so it cannot run "
+            "train.lr_decay_start < 1; use eager or reduce-overhead"
+        )
     elif mode == "cuda-graphs" and world_size > 1:
-        raise ConfigError("train.compile=cuda-graphs is not supported under DDP; use eager "
-                          "(or reduce-overhead)")
+        raise ConfigError(
+            "train.compile=cuda-graphs is not supported under DDP; use eager (or reduce-overhead)"
+        )
 
     layout = t.memory_format
     if layout == "auto":
         layout = "channels_last" if conv and mode != "reduce-overhead" else "contiguous"
     elif layout == "channels_last" and mode == "reduce-overhead":
         # PyTorch 2.11 on an H100 hit a stride assertion in convolution_backward here.
-        raise ConfigError("train.compile=reduce-overhead with train.memory_format=channels_last "
-                          "fails in convolution_backward (PyTorch 2.11); use one of them")
+        raise ConfigError(
+            "train.compile=reduce-overhead with train.memory_format=channels_last "
+            "fails in convolution_backward (PyTorch 2.11); use one of them"
+        )
 
     adam = t.adam_impl
     if adam == "auto":
@@ -118,8 +127,9 @@ def autocast(plan: SpeedPlan, device: torch.device):
     The cast cache is off: within one iteration D is used before and after its optimizer
     step (``d_steps > 1``), and CUDA graph capture needs it off as well.
     """
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=plan.precision == "bf16",
-                          cache_enabled=False)
+    return torch.autocast(
+        device.type, dtype=torch.bfloat16, enabled=plan.precision == "bf16", cache_enabled=False
+    )
 
 
 def _float_output(module: nn.Module, args: tuple, output: Any) -> Any:
@@ -146,14 +156,16 @@ def prepare_models(plan: SpeedPlan, G: nn.Module, D: nn.Module) -> tuple[nn.Modu
 
 def build_adam(params, lr: float, betas: tuple[float, float], plan: SpeedPlan) -> torch.optim.Adam:
     """Adam with the plan's kernels; ``capturable`` (step count on the GPU) for CUDA graphs."""
-    options: dict[str, Any] = {"fused": True} if plan.adam_impl == "fused" else {
-        "foreach": plan.adam_impl == "foreach"}
+    options: dict[str, Any] = (
+        {"fused": True} if plan.adam_impl == "fused" else {"foreach": plan.adam_impl == "foreach"}
+    )
     if plan.compile == "cuda-graphs":
         options["capturable"] = True
     return torch.optim.Adam(params, lr=lr, betas=betas, **options)
 
 
 # --- running the iteration: eager, one CUDA graph, or torch.compile -----------------------
+
 
 def make_runner(state, iteration: Iteration) -> Iteration:
     """``iteration`` itself, or a runner that replays it as a CUDA graph or compiles G and D."""
@@ -281,9 +293,11 @@ class GraphRunner:
             param.requires_grad_(flag)
         for optimizer in (state.opt_d, state.opt_g):
             optimizer.zero_grad(set_to_none=True)
-        warnings.warn(f"CUDA graph capture of the training step failed ({_short(err)}); "
-                      "continuing eagerly (set train.compile=eager to skip the attempt)",
-                      stacklevel=3)
+        warnings.warn(
+            f"CUDA graph capture of the training step failed ({_short(err)}); "
+            "continuing eagerly (set train.compile=eager to skip the attempt)",
+            stacklevel=3,
+        )
 
 
 def _short(err: Exception) -> str:
@@ -320,9 +334,12 @@ class CompileRunner:
             state.restore(snapshot)
             state.G_train, state.D_train = self.eager
             self.failed = True
-            warnings.warn(f"torch.compile(mode={self.mode!r}) of the training step failed "
-                          f"({_short(err)}); continuing eagerly (set train.compile=eager to "
-                          "skip the attempt)", stacklevel=2)
+            warnings.warn(
+                f"torch.compile(mode={self.mode!r}) of the training step failed "
+                f"({_short(err)}); continuing eagerly (set train.compile=eager to "
+                "skip the attempt)",
+                stacklevel=2,
+            )
             return self.iteration(state)
 
     def _run(self, state) -> dict[str, torch.Tensor]:

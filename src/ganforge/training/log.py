@@ -53,5 +53,4 @@ def read_metrics(path: str | Path) -> dict[str, list[float]]:
         rows = list(csv.DictReader(handle))
     if not rows:
         return {}
-    return {k: [float(r[k]) if r.get(k) not in (None, "") else float("nan") for r in rows]
-            for k in rows[0]}
+    return {k: [float(r[k]) if r.get(k) not in (None, "") else float("nan") for r in rows] for k in rows[0]}

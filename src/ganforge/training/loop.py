@@ -37,12 +37,29 @@ from ganforge.viz import plot_curves, save_samples
 from ganforge.viz.metric_curves import plot_metric_curves
 
 # Settings a resumed run may change; anything else would make it a different run.
-RESUMABLE = {"run.dir", "run.device", "run.progress", "data.root", "data.download",
-             "train.steps", "train.log_every", "train.sample_every", "train.checkpoint_every",
-             "train.keep_checkpoints", "train.precision", "train.memory_format",
-             "train.adam_impl", "train.compile", "train.sync_batchnorm",
-             # evaluation reads G and never touches the training random stream
-             "eval.every", "eval.metrics", "eval.n", "eval.best_metric", "eval.feature_net"}
+RESUMABLE = {
+    "run.dir",
+    "run.device",
+    "run.progress",
+    "data.root",
+    "data.download",
+    "train.steps",
+    "train.log_every",
+    "train.sample_every",
+    "train.checkpoint_every",
+    "train.keep_checkpoints",
+    "train.precision",
+    "train.memory_format",
+    "train.adam_impl",
+    "train.compile",
+    "train.sync_batchnorm",
+    # evaluation reads G and never touches the training random stream
+    "eval.every",
+    "eval.metrics",
+    "eval.n",
+    "eval.best_metric",
+    "eval.feature_net",
+}
 
 
 class TrainingDiverged(GanforgeError):
@@ -76,12 +93,20 @@ def _d_and_g_steps(state: TrainState) -> dict[str, torch.Tensor]:
         # G's forward for the last D step is reused by the G step (as in pytorch/examples).
         with torch.set_grad_enabled(last):
             fake = state.G_train(z) if fake_labels is None else state.G_train(z, fake_labels)
-        stats = d_step(state.D_train, state.opt_d, state.loss, real, fake.detach(), t.gp_weight,
-                       real_labels, fake_labels, t.aux_weight)
+        stats = d_step(
+            state.D_train,
+            state.opt_d,
+            state.loss,
+            real,
+            fake.detach(),
+            t.gp_weight,
+            real_labels,
+            fake_labels,
+            t.aux_weight,
+        )
     # G learns through D; D's weights get no gradient here, so its DDP wrapper expects none.
     with distributed.no_grad_sync(state.D_train):
-        stats.update(g_step(state.D_train, state.opt_g, state.loss, fake, fake_labels,
-                            t.aux_weight))
+        stats.update(g_step(state.D_train, state.opt_g, state.loss, fake, fake_labels, t.aux_weight))
     if state.G_ema is not None:
         update_ema(state.G_ema, state.G, t.ema_decay)
     return stats
@@ -112,9 +137,11 @@ def check_resume(saved: Config, wanted: Config) -> Config:
             name = f"{section}.{key}"
             if saved_values[section][key] != value:
                 if name not in RESUMABLE:
-                    raise ConfigError(f"{name} cannot change on resume (checkpoint has "
-                                      f"{saved_values[section][key]!r}, asked {value!r}); "
-                                      "start a new run folder instead")
+                    raise ConfigError(
+                        f"{name} cannot change on resume (checkpoint has "
+                        f"{saved_values[section][key]!r}, asked {value!r}); "
+                        "start a new run folder instead"
+                    )
                 setattr(getattr(saved, section), key, value)
     return saved
 
@@ -145,8 +172,9 @@ class _StopRequest:
             signal.signal(sig, handler)
 
 
-def train(cfg: Config, resume: bool = False,
-          on_log: Callable[[TrainState, dict[str, float]], None] | None = None) -> TrainState:
+def train(
+    cfg: Config, resume: bool = False, on_log: Callable[[TrainState, dict[str, float]], None] | None = None
+) -> TrainState:
     """Train (or, with ``resume``, continue) the run in ``cfg.run.dir``; returns the final state.
 
     ``on_log(state, row)`` is called at every log row (lab and tests use it).
@@ -160,8 +188,10 @@ def train(cfg: Config, resume: bool = False,
         payload = load_checkpoint(path)
         cfg = check_resume(checkpoint_config(payload, path), cfg)
     elif latest_checkpoint(run_dir) is not None:
-        raise GanforgeError(f"{run_dir} already holds a run; continue it with "
-                            f"`ganforge train --resume {run_dir}` or set run.dir elsewhere")
+        raise GanforgeError(
+            f"{run_dir} already holds a run; continue it with "
+            f"`ganforge train --resume {run_dir}` or set run.dir elsewhere"
+        )
 
     state = build_state(cfg)
     if payload is not None:
@@ -173,8 +203,11 @@ def train(cfg: Config, resume: bool = False,
     log = MetricsLog(run_dir / "metrics.csv", resume_step=state.step) if main else None
     # eval.every: score G now and then (metrics/evaluate.py); the best so far survives resumes
     # through metrics.csv.
-    evaluator = TrainingEvaluator(cfg.eval, cfg.data, state.dataset, cfg.run.seed, state.device,
-                                  history=log.rows) if cfg.eval.every and main else None
+    evaluator = (
+        TrainingEvaluator(cfg.eval, cfg.data, state.dataset, cfg.run.seed, state.device, history=log.rows)
+        if cfg.eval.every and main
+        else None
+    )
 
     steps, t = cfg.train.steps, cfg.train
     sums: dict[str, torch.Tensor] = {}
@@ -182,9 +215,15 @@ def train(cfg: Config, resume: bool = False,
     first_bad = torch.full((), -1, dtype=torch.long, device=state.device)
     started = time.perf_counter()
     # Redirected to a file (CI, `make demo > log`), a bar redrawn twice a second would flood it.
-    bar = tqdm(total=steps, initial=state.step, disable=not (cfg.run.progress and main), unit="step",
-               dynamic_ncols=True, file=sys.stderr,
-               mininterval=0.5 if sys.stderr.isatty() else 30)
+    bar = tqdm(
+        total=steps,
+        initial=state.step,
+        disable=not (cfg.run.progress and main),
+        unit="step",
+        dynamic_ncols=True,
+        file=sys.stderr,
+        mininterval=0.5 if sys.stderr.isatty() else 30,
+    )
 
     def elapsed() -> float:
         """Total training seconds of the run, across resumes."""
@@ -206,8 +245,10 @@ def train(cfg: Config, resume: bool = False,
         if bad_step >= 0:
             last = latest_checkpoint(run_dir)
             where = f"last good checkpoint: {last}" if last else "no checkpoint was written yet"
-            raise TrainingDiverged(f"a loss became NaN/inf at step {bad_step}; training stopped "
-                                   f"({where}); try lower learning rates or another loss")
+            raise TrainingDiverged(
+                f"a loss became NaN/inf at step {bad_step}; training stopped "
+                f"({where}); try lower learning rates or another loss"
+            )
 
     run_iteration = fast.make_runner(state, train_iteration)  # eager, CUDA graph or compiled
     stopping = False
@@ -227,12 +268,14 @@ def train(cfg: Config, resume: bool = False,
 
             if state.step % t.log_every == 0 or state.step == steps:
                 check_finite()
-                means = distributed.mean_across_ranks({n: v / count for n, v in sums.items()},
-                                                      state.dist)
+                means = distributed.mean_across_ranks({n: v / count for n, v in sums.items()}, state.dist)
                 row = {name: float(v) for name, v in means.items()}
-                row.update(step=state.step, seconds=round(elapsed(), 3),
-                           lr_d=state.opt_d.param_groups[0]["lr"],
-                           lr_g=state.opt_g.param_groups[0]["lr"])
+                row.update(
+                    step=state.step,
+                    seconds=round(elapsed(), 3),
+                    lr_d=state.opt_d.param_groups[0]["lr"],
+                    lr_g=state.opt_g.param_groups[0]["lr"],
+                )
                 # Under DDP every rank stops at the same step: they agree here, at log rows.
                 stopping = distributed.any_rank(stop.requested, state.dist, state.device)
                 if main:
@@ -241,9 +284,15 @@ def train(cfg: Config, resume: bool = False,
                         row.update(evaluate_generator(state, evaluator))
                         started += time.perf_counter() - eval_started  # not training time
                     log.write(row)
-                bar.set_postfix({"D_loss": f"{row['d_loss']:.3f}", "G_loss": f"{row['g_loss']:.3f}",
-                                 "D(x)": f"{row['d_real']:.3f}", "D(G(z))": f"{row['d_fake']:.3f}"},
-                                refresh=False)
+                bar.set_postfix(
+                    {
+                        "D_loss": f"{row['d_loss']:.3f}",
+                        "G_loss": f"{row['g_loss']:.3f}",
+                        "D(x)": f"{row['d_real']:.3f}",
+                        "D(G(z))": f"{row['d_fake']:.3f}",
+                    },
+                    refresh=False,
+                )
                 sums, count = {}, 0
                 if on_log is not None and main:
                     on_log(state, row)
@@ -256,12 +305,19 @@ def train(cfg: Config, resume: bool = False,
     if main:
         finish(state)
         if evaluator is not None:
-            plot_metric_curves(read_metrics(run_dir / "metrics.csv"), evaluator.columns,
-                               run_dir / "metrics.png", title=evaluator.describe())
+            plot_metric_curves(
+                read_metrics(run_dir / "metrics.csv"),
+                evaluator.columns,
+                run_dir / "metrics.png",
+                title=evaluator.describe(),
+            )
     distributed.barrier(state.dist)
     if stopping and main:
-        print(f"ganforge: stopped at step {state.step}; checkpoint written. Continue with "
-              f"`ganforge train --resume {run_dir}`", file=sys.stderr)
+        print(
+            f"ganforge: stopped at step {state.step}; checkpoint written. Continue with "
+            f"`ganforge train --resume {run_dir}`",
+            file=sys.stderr,
+        )
     return state
 
 
@@ -271,12 +327,15 @@ def evaluate_generator(state: TrainState, evaluator: TrainingEvaluator) -> dict[
     meta = state.generator_meta()
     scores = evaluator.evaluate(state.sampling_G, meta)
     if evaluator.improved(scores):
-        meta["eval"] = {"metric": evaluator.best_column, "value": evaluator.best_value,
-                        "step": state.step, "protocol": evaluator.protocol()}
+        meta["eval"] = {
+            "metric": evaluator.best_column,
+            "value": evaluator.best_value,
+            "step": state.step,
+            "protocol": evaluator.protocol(),
+        }
         save_generator(state.run_dir, state.sampling_G, meta, which="best")
         payload = {"format": FORMAT_VERSION, **state.payload()}
-        atomic_write(checkpoint_dir(state.run_dir) / "best.pt",
-                     lambda tmp: torch.save(payload, tmp))
+        atomic_write(checkpoint_dir(state.run_dir) / "best.pt", lambda tmp: torch.save(payload, tmp))
     return scores
 
 
@@ -291,8 +350,9 @@ def write_samples(state: TrainState) -> Path:
     G.train(was_training)
     path = state.run_dir / "samples" / f"step_{state.step:07d}.png"
     real = state.data[: min(len(fake) * 20, 5000)] if state.dataset.kind == "points" else None
-    save_samples(fake.float().cpu(), path, real=None if real is None else real.float().cpu(),
-                 columns=state.num_classes)
+    save_samples(
+        fake.float().cpu(), path, real=None if real is None else real.float().cpu(), columns=state.num_classes
+    )
     return path
 
 
@@ -300,5 +360,8 @@ def finish(state: TrainState) -> None:
     """End of run: final grid, curves, the exported generator."""
     write_samples(state)
     save_generator(state.run_dir, state.sampling_G, state.generator_meta())
-    plot_curves(read_metrics(state.run_dir / "metrics.csv"), state.run_dir / "curves.png",
-                probabilistic=state.loss.probabilistic)
+    plot_curves(
+        read_metrics(state.run_dir / "metrics.csv"),
+        state.run_dir / "curves.png",
+        probabilistic=state.loss.probabilistic,
+    )

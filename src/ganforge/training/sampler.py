@@ -16,8 +16,10 @@ class EpochSampler:
 
     def __init__(self, size: int, batch_size: int, seed: int, device: torch.device):
         if batch_size > size:
-            raise GanforgeError(f"train.batch_size ({batch_size}) is larger than the data set "
-                                f"({size} examples): lower the batch size or use more data")
+            raise GanforgeError(
+                f"train.batch_size ({batch_size}) is larger than the data set "
+                f"({size} examples): lower the batch size or use more data"
+            )
         self.size, self.batch_size, self.device = size, batch_size, device
         self.generator = torch.Generator().manual_seed(seed)
         self.perm: torch.Tensor | None = None
@@ -30,13 +32,17 @@ class EpochSampler:
             self.perm = torch.randperm(self.size, generator=self.generator).to(self.device)
             self.position = 0
             self.epoch += 1
-        batch = self.perm[self.position:self.position + self.batch_size]
+        batch = self.perm[self.position : self.position + self.batch_size]
         self.position += self.batch_size
         return batch
 
     def state_dict(self) -> dict:
-        return {"generator": self.generator.get_state(), "position": self.position,
-                "epoch": self.epoch, "perm": None if self.perm is None else self.perm.cpu()}
+        return {
+            "generator": self.generator.get_state(),
+            "position": self.position,
+            "epoch": self.epoch,
+            "perm": None if self.perm is None else self.perm.cpu(),
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.generator.set_state(state["generator"])

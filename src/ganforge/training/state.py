@@ -32,8 +32,7 @@ def resolve_device(name: str) -> torch.device:
     try:
         device = torch.device(name)
     except RuntimeError:
-        raise GanforgeError(f"run.device={name!r} is not a device; use auto, cpu, cuda or "
-                            "cuda:N") from None
+        raise GanforgeError(f"run.device={name!r} is not a device; use auto, cpu, cuda or cuda:N") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise GanforgeError("run.device asks for CUDA but no GPU is visible; use run.device=cpu")
     return device
@@ -103,8 +102,9 @@ class TrainState:
     def noise(self, n: int) -> torch.Tensor:
         """``[n, z_dim]`` noise. Under DDP every rank draws the global batch's noise and keeps
         its own rows, so the run sees the same noise as a single process would."""
-        z = sample_noise(n * self.dist.world_size, self.cfg.model.z_dim, self.cfg.model.noise,
-                         device=self.device)
+        z = sample_noise(
+            n * self.dist.world_size, self.cfg.model.z_dim, self.cfg.model.noise, device=self.device
+        )
         return distributed.shard_rows(z, self.dist)
 
     def fake_labels(self, n: int) -> torch.Tensor | None:
@@ -138,9 +138,11 @@ class TrainState:
 
     def restore(self, payload: dict[str, Any]) -> None:
         if list(payload["data_shape"]) != list(self.dataset.shape):
-            raise GanforgeError(f"the checkpoint was trained on examples of shape "
-                                f"{tuple(payload['data_shape'])}, the data now gives "
-                                f"{self.dataset.shape}: resume with the same data settings")
+            raise GanforgeError(
+                f"the checkpoint was trained on examples of shape "
+                f"{tuple(payload['data_shape'])}, the data now gives "
+                f"{self.dataset.shape}: resume with the same data settings"
+            )
         try:
             self.G.load_state_dict(payload["G"])
             self.D.load_state_dict(payload["D"])
@@ -149,8 +151,9 @@ class TrainState:
             self.opt_g.load_state_dict(payload["opt_g"])
             self.opt_d.load_state_dict(payload["opt_d"])
         except (RuntimeError, KeyError, ValueError) as err:
-            raise GanforgeError("the checkpoint does not fit the configured models "
-                                f"({str(err).splitlines()[0][:160]})") from None
+            raise GanforgeError(
+                f"the checkpoint does not fit the configured models ({str(err).splitlines()[0][:160]})"
+            ) from None
         self.sampler.load_state_dict(payload["sampler"])
         self.fixed_z = payload["fixed_z"].to(self.device)
         self.step = payload["step"]
@@ -168,9 +171,13 @@ class TrainState:
             "model": model,
             "num_classes": self.num_classes,
             "data_shape": list(data.shape),
-            "data": {"name": data.name, "kind": data.kind, "class_names": data.class_names,
-                     "modes": None if data.modes is None else data.modes.tolist(),
-                     "mode_std": data.mode_std},
+            "data": {
+                "name": data.name,
+                "kind": data.kind,
+                "class_names": data.class_names,
+                "modes": None if data.modes is None else data.modes.tolist(),
+                "mode_std": data.mode_std,
+            },
             "loss": self.cfg.train.loss,
             "ema": self.G_ema is not None,
             "seed": self.cfg.run.seed,
@@ -180,13 +187,17 @@ class TrainState:
 def count_classes(cfg: Config, dataset: Dataset) -> int:
     """Classes of a conditional run: ``model.num_classes``, else as many as the data set names."""
     if dataset.labels is None:
-        raise GanforgeError(f"model {cfg.model.name} is conditional but data set {dataset.name} "
-                            "has no class labels; use a labelled set or an unconditional model")
+        raise GanforgeError(
+            f"model {cfg.model.name} is conditional but data set {dataset.name} "
+            "has no class labels; use a labelled set or an unconditional model"
+        )
     present = int(dataset.labels.max()) + 1
     classes = cfg.model.num_classes or max(len(dataset.class_names or ()), present)
     if classes < present:
-        raise GanforgeError(f"model.num_classes={classes} but data set {dataset.name} has "
-                            f"labels up to {present - 1}; raise it or leave it empty")
+        raise GanforgeError(
+            f"model.num_classes={classes} but data set {dataset.name} has "
+            f"labels up to {present - 1}; raise it or leave it empty"
+        )
     return classes
 
 
@@ -204,8 +215,9 @@ def build_state(cfg: Config) -> TrainState:
     num_classes = count_classes(cfg, dataset) if is_conditional(cfg.model.name) else None
     G, D = build_models(dataclasses.replace(cfg.model, num_classes=num_classes), dataset.shape)
     t = cfg.train
-    speed = fast.resolve(t, device, conv=fast.has_conv(G, D), world_size=ctx.world_size,
-                         gradient_penalty=loss.gradient_penalty)
+    speed = fast.resolve(
+        t, device, conv=fast.has_conv(G, D), world_size=ctx.world_size, gradient_penalty=loss.gradient_penalty
+    )
     fast.configure_backends(device)
     G, D = fast.prepare_models(speed, G.to(device), D.to(device))
     G_ema = copy.deepcopy(G).eval().requires_grad_(False) if cfg.train.ema_decay > 0 else None
@@ -218,10 +230,23 @@ def build_state(cfg: Config) -> TrainState:
     # The grid noise comes from its own generator so it does not shift the training stream.
     grid_gen = torch.Generator().manual_seed(cfg.run.seed + 1)
     fixed_z = sample_noise(t.grid_size, cfg.model.z_dim, cfg.model.noise, generator=grid_gen)
-    return TrainState(cfg=cfg, device=device, dataset=dataset, data=dataset.data.to(device),
-                      G=G, D=D, G_ema=G_ema, opt_g=opt_g, opt_d=opt_d, loss=loss,
-                      sampler=sampler, fixed_z=fixed_z.to(device), num_classes=num_classes,
-                      labels=None if num_classes is None else dataset.labels.to(device),
-                      speed=speed, dist=ctx,
-                      G_train=distributed.wrap(G, ctx, device, t.sync_batchnorm),
-                      D_train=distributed.wrap(D, ctx, device, t.sync_batchnorm))
+    return TrainState(
+        cfg=cfg,
+        device=device,
+        dataset=dataset,
+        data=dataset.data.to(device),
+        G=G,
+        D=D,
+        G_ema=G_ema,
+        opt_g=opt_g,
+        opt_d=opt_d,
+        loss=loss,
+        sampler=sampler,
+        fixed_z=fixed_z.to(device),
+        num_classes=num_classes,
+        labels=None if num_classes is None else dataset.labels.to(device),
+        speed=speed,
+        dist=ctx,
+        G_train=distributed.wrap(G, ctx, device, t.sync_batchnorm),
+        D_train=distributed.wrap(D, ctx, device, t.sync_batchnorm),
+    )

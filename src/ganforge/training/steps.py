@@ -26,18 +26,24 @@ def judge(D: nn.Module, x: Tensor, labels: Tensor | None) -> tuple[Tensor, Tenso
     return out if isinstance(out, tuple) else (out, None)
 
 
-def d_step(D: nn.Module, opt_d: torch.optim.Optimizer, loss: GANLoss, real: Tensor,
-           fake: Tensor, gp_weight: float = 0.0, real_labels: Tensor | None = None,
-           fake_labels: Tensor | None = None, aux_weight: float = 1.0) -> dict[str, Tensor]:
+def d_step(
+    D: nn.Module,
+    opt_d: torch.optim.Optimizer,
+    loss: GANLoss,
+    real: Tensor,
+    fake: Tensor,
+    gp_weight: float = 0.0,
+    real_labels: Tensor | None = None,
+    fake_labels: Tensor | None = None,
+    aux_weight: float = 1.0,
+) -> dict[str, Tensor]:
     """(1) Update D: push D(real) up and D(fake) down. ``fake`` must be detached from G.
 
     Conditional models pass the labels of both batches; an ACGAN D also learns to name them.
     """
-    (real_logits, real_classes), (fake_logits, _) = (
-        judge(D, real, real_labels), judge(D, fake, fake_labels))
+    (real_logits, real_classes), (fake_logits, _) = (judge(D, real, real_labels), judge(D, fake, fake_labels))
     d_loss = loss.d(real_logits, fake_logits)
-    stats = {"d_real": d_outputs(real_logits.detach(), loss),
-             "d_fake": d_outputs(fake_logits.detach(), loss)}
+    stats = {"d_real": d_outputs(real_logits.detach(), loss), "d_fake": d_outputs(fake_logits.detach(), loss)}
     if real_classes is not None:
         # ACGAN: D's classifier learns from real images only. Odena et al. also train it on
         # generated ones, but then D and G agree on a class code of their own: G's class loss
@@ -58,8 +64,14 @@ def d_step(D: nn.Module, opt_d: torch.optim.Optimizer, loss: GANLoss, real: Tens
     return stats
 
 
-def g_step(D: nn.Module, opt_g: torch.optim.Optimizer, loss: GANLoss, fake: Tensor,
-           fake_labels: Tensor | None = None, aux_weight: float = 1.0) -> dict[str, Tensor]:
+def g_step(
+    D: nn.Module,
+    opt_g: torch.optim.Optimizer,
+    loss: GANLoss,
+    fake: Tensor,
+    fake_labels: Tensor | None = None,
+    aux_weight: float = 1.0,
+) -> dict[str, Tensor]:
     """(2) Update G through D's judgement of ``fake`` (which must carry G's graph).
 
     ``fake_labels``: the classes a conditional G was asked for (an ACGAN G must also make D

@@ -30,13 +30,18 @@ def class_rows_grid(images: np.ndarray, row_names: list[str], min_side: int = 80
     font = _font(max(10, int(0.45 * height * scale)))
     probe = ImageDraw.Draw(grid)
     margin = int(max(probe.textlength(name, font=font) for name in row_names)) + 12
-    canvas = Image.new(grid.mode, (grid.width + margin, grid.height), 255 if grid.mode == "L"
-                       else (255, 255, 255))
+    canvas = Image.new(
+        grid.mode, (grid.width + margin, grid.height), 255 if grid.mode == "L" else (255, 255, 255)
+    )
     canvas.paste(grid, (margin, 0))
     draw = ImageDraw.Draw(canvas)
     for r, name in enumerate(row_names):
         middle = (PADDING + r * (height + PADDING) + height / 2) * scale
         left, top, right, bottom = draw.textbbox((0, 0), name, font=font)
-        draw.text((margin - 6 - right, middle - (top + bottom) / 2), name,
-                  fill=0 if grid.mode == "L" else (0, 0, 0), font=font)
+        draw.text(
+            (margin - 6 - right, middle - (top + bottom) / 2),
+            name,
+            fill=0 if grid.mode == "L" else (0, 0, 0),
+            font=font,
+        )
     return canvas

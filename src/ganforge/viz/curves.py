@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def plot_curves(m: dict[str, list[float]], out: str | Path,
-                probabilistic: bool = True) -> Path | None:
+def plot_curves(m: dict[str, list[float]], out: str | Path, probabilistic: bool = True) -> Path | None:
     """Write a two-panel PNG from metrics.csv's columns; None when there is nothing to plot."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

@@ -8,35 +8,48 @@ from pathlib import Path
 LOWER_IS_BETTER = ("fid", "kid", "reverse_kl")
 
 
-def plot_metric_curves(columns: dict[str, list[float]], names: list[str],
-                       out: str | Path, title: str | None = None) -> Path | None:
+def plot_metric_curves(
+    columns: dict[str, list[float]], names: list[str], out: str | Path, title: str | None = None
+) -> Path | None:
     """One panel per metric in ``names`` (metrics.csv columns), its best value starred.
 
     Rows without a value (log rows between evaluations) are skipped. Returns None when no
     metric has a value yet.
     """
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
     series = {}
     for name in names:
-        pairs = [(int(s), v) for s, v in zip(columns.get("step", []), columns.get(name, []))
-                 if v is not None and math.isfinite(v)]
+        pairs = [
+            (int(s), v)
+            for s, v in zip(columns.get("step", []), columns.get(name, []))
+            if v is not None and math.isfinite(v)
+        ]
         if pairs:
             series[name] = pairs
     if not series:
         return None
-    fig, axes = plt.subplots(len(series), 1, figsize=(7, 2.6 * len(series)), sharex=True,
-                             dpi=100, squeeze=False)
+    fig, axes = plt.subplots(
+        len(series), 1, figsize=(7, 2.6 * len(series)), sharex=True, dpi=100, squeeze=False
+    )
     for ax, (name, pairs) in zip(axes[:, 0], series.items()):
         steps, values = zip(*pairs)
         lower = name.startswith(LOWER_IS_BETTER)
         best = min(range(len(values)), key=lambda i: values[i] if lower else -values[i])
         ax.plot(steps, values, marker="o", markersize=3, label=name)
-        ax.plot(steps[best], values[best], marker="*", markersize=14, color="tab:red",
-                linestyle="none", label=f"best {values[best]:.4g} at step {steps[best]}")
+        ax.plot(
+            steps[best],
+            values[best],
+            marker="*",
+            markersize=14,
+            color="tab:red",
+            linestyle="none",
+            label=f"best {values[best]:.4g} at step {steps[best]}",
+        )
         # FID and KID span orders of magnitude over a run: a log axis keeps the late part
         # readable (KID can dip below 0 near the floor; then it stays linear).
         if lower and min(values) > 0 and max(values) / min(values) > 10:
