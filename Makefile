@@ -34,11 +34,12 @@ demo: $(STAMP) system-deps
 	$(BIN)/ganforge eval --run $(RUN)
 	@echo "samples: $(RUN)/samples/  curves: $(RUN)/curves.png  metrics: $(RUN)/metrics.json  log: $(RUN)/metrics.csv"
 
-test: $(STAMP) system-deps
+test: $(STAMP) system-deps lint
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 
 clean:
 	rm -rf $(VENV) runs
