@@ -5,7 +5,7 @@ samples of the *seen* runs, then scores each *held-out* run against real test im
 a markdown table: rows = held-out generator, columns = ROC AUC (and accuracy) per detector.
 It also draws the average spectra of real images and of every run (``--spectra``).
 
-The runs are ordinary ganforge run folders; the README's table came from (CPU, 28 px):
+The runs are ordinary ganforge run folders; docs/detect.md's table came from (CPU, 28 px):
 
     G=configs/dcgan-fashion-mnist.yaml
     ganforge train --config $G --set run.dir=R/dcgan-s0 --set train.steps=1500
