@@ -131,7 +131,7 @@ class TrainConfig:
     checkpoint_every: int = field(default=500, metadata=RESUMABLE)  # steps between checkpoints
     keep_checkpoints: int = field(default=3, metadata=RESUMABLE)  # how many recent checkpoints to keep
     grid_size: int = field(default=64, metadata=FIXED)  # images in each sample grid (fixed noise)
-    # Speed switches (training/fast.py); "auto" picks what measured fastest on the device.
+    # Speed switches (training/speed.py); "auto" picks what measured fastest on the device.
     precision: str = field(
         default="auto", metadata=_choices(resumable=True, values=("auto", "fp32", "bf16"))
     )  # bf16 autocast; auto: on CUDA, and on bf16-capable CPUs for convs

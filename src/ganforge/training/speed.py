@@ -78,38 +78,7 @@ def resolve(
             "game is replayed or compiled); use train.compile=eager"
         )
     cuda = device.type == "cuda"
-    precision = t.precision
-    if precision == "auto":
-        if cuda:
-            precision = "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-        else:
-            precision = "bf16" if conv and cpu_has_bf16() else "fp32"
-    elif precision == "bf16" and cuda and not torch.cuda.is_bf16_supported():
-        raise ConfigError(
-            "train.precision=bf16 needs a GPU with bf16 (Ampere or newer); use train.precision=fp32"
-        )
-
-    # A CUDA graph bakes the learning rates in; a decaying schedule must run outside one.
-    lr_decay = t.lr_decay_start < 1
-    mode = t.compile
-    if mode == "auto":
-        mode = (
-            "cuda-graphs"
-            if compilable and cuda and world_size == 1 and not gradient_penalty and not lr_decay
-            else "eager"
-        )
-    elif mode == "cuda-graphs" and not cuda:
-        raise ConfigError("train.compile=cuda-graphs needs a CUDA device; use eager on CPU")
-    elif mode == "cuda-graphs" and lr_decay:
-        raise ConfigError(
-            "train.compile=cuda-graphs fixes the learning rates, so it cannot run "
-            "train.lr_decay_start < 1; use eager or reduce-overhead"
-        )
-    elif mode == "cuda-graphs" and world_size > 1:
-        raise ConfigError(
-            "train.compile=cuda-graphs is not supported under DDP; use eager (or reduce-overhead)"
-        )
-
+    mode = _compile_mode(t, cuda, world_size, gradient_penalty, compilable)
     layout = t.memory_format
     if layout == "auto":
         layout = "channels_last" if conv and mode != "reduce-overhead" else "contiguous"
@@ -119,11 +88,45 @@ def resolve(
             "train.compile=reduce-overhead with train.memory_format=channels_last "
             "fails in convolution_backward (PyTorch 2.11); use one of them"
         )
-
     adam = t.adam_impl
     if adam == "auto":
         adam = "fused" if cuda else "loop"  # CPU: Adam is ~1 % of a DCGAN step either way
-    return SpeedPlan(precision=precision, memory_format=layout, adam_impl=adam, compile=mode)
+    return SpeedPlan(precision=_precision(t, cuda, conv), memory_format=layout, adam_impl=adam, compile=mode)
+
+
+def _precision(t: TrainConfig, cuda: bool, conv: bool) -> str:
+    if t.precision == "auto":
+        if cuda:
+            return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+        return "bf16" if conv and cpu_has_bf16() else "fp32"
+    if t.precision == "bf16" and cuda and not torch.cuda.is_bf16_supported():
+        raise ConfigError(
+            "train.precision=bf16 needs a GPU with bf16 (Ampere or newer); use train.precision=fp32"
+        )
+    return t.precision
+
+
+def _compile_mode(
+    t: TrainConfig, cuda: bool, world_size: int, gradient_penalty: bool, compilable: bool
+) -> str:
+    # A CUDA graph bakes the learning rates in; a decaying schedule must run outside one.
+    lr_decay = t.lr_decay_start < 1
+    mode = t.compile
+    if mode == "auto":
+        graphs = compilable and cuda and world_size == 1 and not gradient_penalty and not lr_decay
+        return "cuda-graphs" if graphs else "eager"
+    if mode == "cuda-graphs" and not cuda:
+        raise ConfigError("train.compile=cuda-graphs needs a CUDA device; use eager on CPU")
+    if mode == "cuda-graphs" and lr_decay:
+        raise ConfigError(
+            "train.compile=cuda-graphs fixes the learning rates, so it cannot run "
+            "train.lr_decay_start < 1; use eager or reduce-overhead"
+        )
+    if mode == "cuda-graphs" and world_size > 1:
+        raise ConfigError(
+            "train.compile=cuda-graphs is not supported under DDP; use eager (or reduce-overhead)"
+        )
+    return mode
 
 
 def configure_backends(device: torch.device) -> None:
