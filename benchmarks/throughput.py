@@ -46,7 +46,7 @@ from torch.utils.data import Dataset as TorchDataset
 import ganforge
 from ganforge.config import DataConfig, load_config
 from ganforge.data import DATASETS, load_dataset, register
-from ganforge.training import fast, train
+from ganforge.training import speed, train
 
 NZ, NGF, NDF, NC, SIZE = 100, 64, 64, 1, 64
 LR, BETA1 = 2e-4, 0.5
@@ -330,7 +330,7 @@ def environment(device: torch.device) -> dict:
         "threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(),
         "cpu": cpu_name(),
-        "cpu_bf16": fast.cpu_has_bf16(),
+        "cpu_bf16": speed.cpu_has_bf16(),
     }
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)

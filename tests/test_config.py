@@ -74,3 +74,21 @@ def test_every_preset_loads():
     assert presets, "configs/ should ship presets"
     for preset in presets:
         load_config(preset)
+
+
+def test_every_field_says_whether_a_resume_may_change_it():
+    """A new (or renamed) field must be classified: resumable True or False, on the field."""
+    import dataclasses
+
+    from ganforge.config import Config, is_resumable
+
+    unclassified = [
+        f"{section.name}.{fld.name}"
+        for section in dataclasses.fields(Config)
+        for fld in dataclasses.fields(section.default_factory())
+        if not isinstance(fld.metadata.get("resumable"), bool)
+    ]
+    assert unclassified == []
+    # where and how fast a run goes may change; what it trains may not
+    assert is_resumable("train", "steps") and is_resumable("eval", "metrics")
+    assert not is_resumable("model", "z_dim") and not is_resumable("train", "lr_g")

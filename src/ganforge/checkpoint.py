@@ -1,8 +1,10 @@
 """Checkpoints: the whole training state, written atomically, read without unpickling objects.
 
 A checkpoint (``checkpoints/step_000500.pt``) is a ``torch.save`` of plain containers of
-tensors and numbers: G, D and EMA state dicts, both optimizers, the step, every RNG state,
-the batch sampler's position, the fixed noise of the sample grids and the resolved config.
+tensors and numbers: the game's name, every network's state dict under its key (a GAN's
+``G``, ``D``, ``G_ema``), every optimizer under its key (``opt_g``, ``opt_d``), the game's own
+state (a GAN's batch sampler position and the fixed noise of its sample grids), the step,
+every RNG state and the resolved config (``training/state.py: TrainState.payload``).
 It is read back with ``weights_only=True``, so a file can never run code.
 
 The exported generator (``generator.safetensors`` + ``generator.json``) is what ``sample``,
@@ -12,9 +14,7 @@ The exported generator (``generator.safetensors`` + ``generator.json``) is what 
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from torch import nn
 
 from ganforge.config import Config, ConfigError, from_dict
 from ganforge.errors import GanforgeError
+from ganforge.files import atomic_write  # noqa: F401  (re-exported: old imports keep working)
 from ganforge.models import build_generator
 
 FORMAT_VERSION = 1
@@ -32,32 +33,6 @@ _NAME = re.compile(r"^step_(\d+)\.pt$")
 
 class CheckpointError(GanforgeError, ValueError):
     """A checkpoint or exported generator that is missing, corrupt or incompatible."""
-
-
-def atomic_write(path: Path, write) -> None:
-    """Call ``write(tmp_path)``, flush it to disk, then rename over ``path``.
-
-    A reader (or a crash, or ``kill -9``) sees either the old file or the complete new one,
-    never a half-written file.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def checkpoint_dir(run_dir: str | Path) -> Path:
@@ -78,12 +53,18 @@ def latest_checkpoint(run_dir: str | Path) -> Path | None:
     return found[-1] if found else None
 
 
-def save_checkpoint(run_dir: str | Path, payload: dict[str, Any], keep: int) -> Path:
-    """Write ``payload`` as ``checkpoints/step_<step>.pt`` and keep only the ``keep`` newest."""
-    path = checkpoint_dir(run_dir) / f"step_{payload['step']:07d}.pt"
+def save_checkpoint(run_dir: str | Path, payload: dict[str, Any], keep: int = 1, which: str = "step") -> Path:
+    """Write ``payload`` atomically and return its path.
+
+    ``which="step"``: ``checkpoints/step_<step>.pt``, keeping only the ``keep`` newest of them.
+    ``which="best"`` (or any other name): ``checkpoints/<which>.pt``, outside the rotation.
+    """
+    folder = checkpoint_dir(run_dir)
+    path = folder / (f"step_{payload['step']:07d}.pt" if which == "step" else f"{which}.pt")
     atomic_write(path, lambda tmp: torch.save({"format": FORMAT_VERSION, **payload}, tmp))
-    for old in list_checkpoints(run_dir)[:-keep]:
-        old.unlink(missing_ok=True)
+    if which == "step":
+        for old in list_checkpoints(run_dir)[:-keep]:
+            old.unlink(missing_ok=True)
     return path
 
 
@@ -100,9 +81,20 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
             f"{str(err).splitlines()[0][:120]}); delete it to resume from an "
             "earlier one"
         ) from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT_VERSION:
-        raise CheckpointError(f"{path} is not a ganforge checkpoint of format {FORMAT_VERSION}")
+    _check_format(payload, path)
     return payload
+
+
+def _check_format(payload: Any, path: Path) -> None:
+    if not isinstance(payload, dict) or not isinstance(payload.get("format"), int):
+        raise CheckpointError(f"{path} is not a ganforge checkpoint of format {FORMAT_VERSION}")
+    made = payload["format"]
+    if made != FORMAT_VERSION:
+        by = "a newer" if made > FORMAT_VERSION else "an older"
+        raise CheckpointError(
+            f"{path} was made by {by} ganforge (checkpoint format {made}; this version reads "
+            f"format {FORMAT_VERSION}): resume it with the ganforge that wrote it"
+        )
 
 
 def checkpoint_config(payload: dict[str, Any], path: Path | str = "checkpoint") -> Config:

@@ -23,88 +23,126 @@ class ConfigError(GanforgeError, ValueError):
     """A config file or override that cannot be used; the message says how to fix it."""
 
 
-def _choices(*values: str) -> dict:
-    return {"choices": values}
+# Every field says whether a resumed run may change it (``metadata["resumable"]``): settings
+# of where and how fast a run goes may; anything that changes what is trained would make it
+# another run. tests/test_config.py fails on a field that says neither.
+RESUMABLE = {"resumable": True}
+FIXED = {"resumable": False}
+
+
+def _choices(resumable: bool, values: tuple[str, ...]) -> dict:
+    return {"choices": values, "resumable": resumable}
+
+
+def is_resumable(section: str, key: str) -> bool:
+    """Whether ``section.key`` may change when a run is resumed (its field's metadata)."""
+    cls = type(getattr(Config(), section))
+    return next(f for f in dataclasses.fields(cls) if f.name == key).metadata["resumable"]
 
 
 @dataclass
 class RunConfig:
-    dir: str = "runs/default"  # run folder: config, metrics, samples, checkpoints
-    seed: int = 0  # same seed, same run (bit for bit on CPU)
-    device: str = "auto"  # auto (CUDA when present) | cpu | cuda | cuda:N
-    progress: bool = True  # show a progress bar on the terminal
+    # run folder: config, metrics, samples, checkpoints
+    dir: str = field(default="runs/default", metadata=RESUMABLE)
+    seed: int = field(default=0, metadata=FIXED)  # same seed, same run (bit for bit on CPU)
+    device: str = field(default="auto", metadata=RESUMABLE)  # auto (CUDA when present) | cpu | cuda | cuda:N
+    progress: bool = field(default=True, metadata=RESUMABLE)  # show a progress bar on the terminal
 
 
 @dataclass
 class DataConfig:
-    name: str = "fashion-mnist"  # a registered data set; `ganforge info` lists them
-    root: str | None = None  # folder holding the files; None searches the usual places
-    split: str = field(default="train", metadata=_choices("train", "test"))  # which split
-    image_size: int | None = None  # resize (center crop first) to this side, pixels; None: native
-    channels: int | None = None  # convert to 1 (gray) or 3 (RGB) channels; None: native
-    on_corrupt: str = field(default="skip", metadata=_choices("skip", "error"))  # bad image file
-    limit: int | None = None  # use only the first N examples; None: all
-    n_points: int = 100_000  # points drawn once for the 2-D mixtures
-    download: bool = True  # fetch (with checksum) when missing and online
+    # a registered data set; `ganforge info` lists them
+    name: str = field(default="fashion-mnist", metadata=FIXED)
+    # folder holding the files; None searches the usual places
+    root: str | None = field(default=None, metadata=RESUMABLE)
+    # which split
+    split: str = field(default="train", metadata=_choices(resumable=False, values=("train", "test")))
+    # resize (center crop first) to this side, pixels; None: native
+    image_size: int | None = field(default=None, metadata=FIXED)
+    # convert to 1 (gray) or 3 (RGB) channels; None: native
+    channels: int | None = field(default=None, metadata=FIXED)
+    # bad image file
+    on_corrupt: str = field(default="skip", metadata=_choices(resumable=False, values=("skip", "error")))
+    limit: int | None = field(default=None, metadata=FIXED)  # use only the first N examples; None: all
+    n_points: int = field(default=100_000, metadata=FIXED)  # points drawn once for the 2-D mixtures
+    download: bool = field(default=True, metadata=RESUMABLE)  # fetch (with checksum) when missing and online
 
 
 @dataclass
 class ModelConfig:
-    name: str = "dcgan"  # a registered model family; `ganforge info` lists them
-    z_dim: int = 100  # noise dimension
-    noise: str = field(default="uniform", metadata=_choices("uniform", "normal"))  # U[-1,1] or N(0,1)
-    g_width: int = 64  # DCGAN: ngf (channels of G's last hidden layer); MLP: hidden units
-    d_width: int = 64  # DCGAN: ndf (channels of D's first layer); MLP: hidden units
-    hidden_layers: int = 2  # MLP only: hidden layers in G and in D
-    dropout: float = 0.0  # MLP only: dropout in D's hidden layers (Goodfellow et al. used it)
+    # a registered model family; `ganforge info` lists them
+    name: str = field(default="dcgan", metadata=FIXED)
+    z_dim: int = field(default=100, metadata=FIXED)  # noise dimension
+    # U[-1,1] or N(0,1)
+    noise: str = field(default="uniform", metadata=_choices(resumable=False, values=("uniform", "normal")))
+    # DCGAN: ngf (channels of G's last hidden layer); MLP: hidden units
+    g_width: int = field(default=64, metadata=FIXED)
+    # DCGAN: ndf (channels of D's first layer); MLP: hidden units
+    d_width: int = field(default=64, metadata=FIXED)
+    hidden_layers: int = field(default=2, metadata=FIXED)  # MLP only: hidden layers in G and in D
+    # MLP only: dropout in D's hidden layers (Goodfellow et al. used it)
+    dropout: float = field(default=0.0, metadata=FIXED)
     # Conditional models (cgan, cdcgan) only:
-    num_classes: int | None = None  # classes G and D are conditioned on; None: from the data
+    # classes G and D are conditioned on; None: from the data
+    num_classes: int | None = field(default=None, metadata=FIXED)
     # cdcgan's D: projection (Miyato & Koyama 2018) or aux. classifier (ACGAN, Odena et al. 2017)
-    conditioning: str = field(default="projection", metadata=_choices("projection", "acgan"))
+    conditioning: str = field(
+        default="projection", metadata=_choices(resumable=False, values=("projection", "acgan"))
+    )
 
 
 @dataclass
 class TrainConfig:
-    loss: str = "nonsaturating"  # a registered loss; `ganforge info` lists them
-    steps: int = 3000  # G updates in the whole run
-    batch_size: int = 64  # real images per D update (global batch under DDP)
-    d_steps: int = 1  # D updates per G update
-    lr_g: float = 2e-4  # Adam learning rate of G
-    lr_d: float = 2e-4  # Adam learning rate of D
-    beta1: float = 0.5  # Adam beta1 (DCGAN paper: 0.5)
-    beta2: float = 0.999  # Adam beta2
-    gp_weight: float = 10.0  # wgan-gp only: gradient-penalty weight lambda
-    ema_decay: float = 0.0  # EMA of G's weights per step, e.g. 0.999; 0 turns it off
-    lr_decay_start: float = 1.0  # share of train.steps after which both lrs fall linearly to 0; 1: constant
-    aux_weight: float = 1.0  # acgan only: weight of the class cross-entropy in D's and G's losses
-    log_every: int = 50  # steps between metrics.csv rows (and host syncs)
-    sample_every: int = 500  # steps between sample grids
-    checkpoint_every: int = 500  # steps between checkpoints
-    keep_checkpoints: int = 3  # how many recent checkpoints to keep
-    grid_size: int = 64  # images in each sample grid (fixed noise)
-    # Speed switches (training/fast.py); "auto" picks what measured fastest on the device.
-    precision: str = field(
-        default="auto", metadata=_choices("auto", "fp32", "bf16")
-    )  # bf16 autocast; auto: on CUDA, and on bf16-capable CPUs for convs
+    # a registered loss; `ganforge info` lists them
+    loss: str = field(default="nonsaturating", metadata=FIXED)
+    steps: int = field(default=3000, metadata=RESUMABLE)  # G updates in the whole run
+    batch_size: int = field(default=64, metadata=FIXED)  # real images per D update (global batch under DDP)
+    d_steps: int = field(default=1, metadata=FIXED)  # D updates per G update
+    lr_g: float = field(default=2e-4, metadata=FIXED)  # Adam learning rate of G
+    lr_d: float = field(default=2e-4, metadata=FIXED)  # Adam learning rate of D
+    beta1: float = field(default=0.5, metadata=FIXED)  # Adam beta1 (DCGAN paper: 0.5)
+    beta2: float = field(default=0.999, metadata=FIXED)  # Adam beta2
+    gp_weight: float = field(default=10.0, metadata=FIXED)  # wgan-gp only: gradient-penalty weight lambda
+    # EMA of G's weights per step, e.g. 0.999; 0 turns it off
+    ema_decay: float = field(default=0.0, metadata=FIXED)
+    # share of train.steps after which both lrs fall linearly to 0; 1: constant
+    lr_decay_start: float = field(default=1.0, metadata=FIXED)
+    # acgan only: weight of the class cross-entropy in D's and G's losses
+    aux_weight: float = field(default=1.0, metadata=FIXED)
+    log_every: int = field(default=50, metadata=RESUMABLE)  # steps between metrics.csv rows (and host syncs)
+    sample_every: int = field(default=500, metadata=RESUMABLE)  # steps between sample grids
+    checkpoint_every: int = field(default=500, metadata=RESUMABLE)  # steps between checkpoints
+    keep_checkpoints: int = field(default=3, metadata=RESUMABLE)  # how many recent checkpoints to keep
+    grid_size: int = field(default=64, metadata=FIXED)  # images in each sample grid (fixed noise)
+    # Speed switches (training/speed.py); "auto" picks what measured fastest on the device.
+    # bf16 autocast; auto: on CUDA, and on bf16-capable CPUs for convs
+    precision: str = field(default="auto", metadata=_choices(resumable=True, values=("auto", "fp32", "bf16")))
     memory_format: str = field(
-        default="auto", metadata=_choices("auto", "channels_last", "contiguous")
+        default="auto", metadata=_choices(resumable=True, values=("auto", "channels_last", "contiguous"))
     )  # conv layout; auto: channels_last unless compiled
     adam_impl: str = field(
-        default="auto", metadata=_choices("auto", "fused", "foreach", "loop")
+        default="auto", metadata=_choices(resumable=True, values=("auto", "fused", "foreach", "loop"))
     )  # Adam kernels; auto: fused on CUDA
     compile: str = field(
-        default="auto", metadata=_choices("auto", "eager", "cuda-graphs", "reduce-overhead")
+        default="auto",
+        metadata=_choices(resumable=True, values=("auto", "eager", "cuda-graphs", "reduce-overhead")),
     )  # auto: cuda-graphs on 1 GPU, else eager
-    sync_batchnorm: bool = False  # under DDP (CUDA only): batch-norm statistics over the global batch
+    # under DDP (CUDA only): batch-norm statistics over the global batch
+    sync_batchnorm: bool = field(default=False, metadata=RESUMABLE)
 
 
 @dataclass
 class EvalConfig:
-    every: int = 0  # steps between evaluations during training (a multiple of train.log_every); 0: off
-    metrics: str = "fid,kid"  # comma list of fid, kid, prdc (pr, dc), is, classes
-    n: int = 5000  # generated samples per evaluation, and as many real ones (training split)
-    best_metric: str = "auto"  # keep generator-best by this column, e.g. fid_fmnist; auto: the first
-    feature_net: str = "auto"  # auto: the data's evaluator, else inception | fmnist | mnist | cifar10
+    # steps between evaluations during training (a multiple of train.log_every); 0: off
+    every: int = field(default=0, metadata=RESUMABLE)
+    # comma list of fid, kid, prdc (pr, dc), is, classes
+    metrics: str = field(default="fid,kid", metadata=RESUMABLE)
+    # generated samples per evaluation, and as many real ones (training split)
+    n: int = field(default=5000, metadata=RESUMABLE)
+    # keep generator-best by this column, e.g. fid_fmnist; auto: the first
+    best_metric: str = field(default="auto", metadata=RESUMABLE)
+    # auto: the data's evaluator, else inception | fmnist | mnist | cifar10
+    feature_net: str = field(default="auto", metadata=RESUMABLE)
 
 
 @dataclass

@@ -11,8 +11,9 @@ import pytest
 import torch
 
 from ganforge.config import ConfigError, TrainConfig, load_config
-from ganforge.training import build_state, fast, train, train_iteration
-from ganforge.training.fast import CompileRunner, GraphRunner, SpeedPlan
+from ganforge.training import build_state, runners, speed, train, train_iteration
+from ganforge.training.runners import CompileRunner, GraphRunner
+from ganforge.training.speed import SpeedPlan
 
 
 def dcgan_config(run_dir, *overrides):
@@ -92,7 +93,7 @@ def test_bf16_and_channels_last_together_keep_the_losses_and_the_checkpoint(tmp_
 
 def test_bf16_logits_reach_the_losses_as_float32(tmp_path):
     state = build_state(dcgan_config(tmp_path / "r", "train.precision=bf16"))
-    with fast.autocast(state.speed, state.device):
+    with speed.autocast(state.speed, state.device):
         fake = state.G(state.noise(4))
         logits = state.D(fake)
     assert fake.dtype == torch.bfloat16  # the networks do run in bf16
@@ -117,18 +118,18 @@ def test_a_run_resumes_under_other_speed_settings(tmp_path):
 
 def test_auto_picks_per_device(monkeypatch):
     cpu, cuda, auto = torch.device("cpu"), torch.device("cuda"), TrainConfig()
-    monkeypatch.setattr(fast, "cpu_has_bf16", lambda: True)
-    assert fast.resolve(auto, cpu, conv=True) == SpeedPlan("bf16", "channels_last", "loop", "eager")
-    assert fast.resolve(auto, cpu, conv=False) == SpeedPlan("fp32", "contiguous", "loop", "eager")
-    monkeypatch.setattr(fast, "cpu_has_bf16", lambda: False)
-    assert fast.resolve(auto, cpu, conv=True).precision == "fp32"
+    monkeypatch.setattr(speed, "cpu_has_bf16", lambda: True)
+    assert speed.resolve(auto, cpu, conv=True) == SpeedPlan("bf16", "channels_last", "loop", "eager")
+    assert speed.resolve(auto, cpu, conv=False) == SpeedPlan("fp32", "contiguous", "loop", "eager")
+    monkeypatch.setattr(speed, "cpu_has_bf16", lambda: False)
+    assert speed.resolve(auto, cpu, conv=True).precision == "fp32"
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
-    assert fast.resolve(auto, cuda, conv=True) == SpeedPlan("bf16", "channels_last", "fused", "cuda-graphs")
-    assert fast.resolve(auto, cuda, conv=True, world_size=2).compile == "eager"
-    assert fast.resolve(auto, cuda, conv=True, gradient_penalty=True).compile == "eager"
+    assert speed.resolve(auto, cuda, conv=True) == SpeedPlan("bf16", "channels_last", "fused", "cuda-graphs")
+    assert speed.resolve(auto, cuda, conv=True, world_size=2).compile == "eager"
+    assert speed.resolve(auto, cuda, conv=True, gradient_penalty=True).compile == "eager"
     # A CUDA graph would freeze a decaying learning rate.
-    assert fast.resolve(TrainConfig(lr_decay_start=0.5), cuda, conv=True).compile == "eager"
-    compiled = fast.resolve(TrainConfig(compile="reduce-overhead"), cuda, conv=True)
+    assert speed.resolve(TrainConfig(lr_decay_start=0.5), cuda, conv=True).compile == "eager"
+    compiled = speed.resolve(TrainConfig(compile="reduce-overhead"), cuda, conv=True)
     assert compiled.memory_format == "contiguous"  # the two do not mix on PyTorch 2.11
 
 
@@ -142,7 +143,7 @@ def test_auto_picks_per_device(monkeypatch):
 )
 def test_impossible_combinations_are_clear_errors(settings, device, message):
     with pytest.raises(ConfigError, match=message):
-        fast.resolve(TrainConfig(**settings), torch.device(device), conv=True)
+        speed.resolve(TrainConfig(**settings), torch.device(device), conv=True)
 
 
 def test_unknown_choice_is_rejected_by_the_config():
@@ -241,7 +242,7 @@ def test_failed_compile_undoes_its_iteration_and_falls_back(tmp_path, monkeypatc
     with pytest.warns(UserWarning, match="torch.compile.* failed"):
         got = losses(state, steps=4, run=runner)
     torch.testing.assert_close(got, expected, rtol=0, atol=0)
-    assert state.G_train is state.G and state.D_train is state.D
+    assert state.game.train_nets["G"] is state.G and state.game.train_nets["D"] is state.D
 
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -260,7 +261,7 @@ def test_cuda_graph_on_a_gpu_trains_like_eager(tmp_path, precision):
     ]
     eager = build_state(dcgan_config(tmp_path / "e", *settings, "train.compile=eager"))
     graphed = build_state(dcgan_config(tmp_path / "g", *settings, "train.compile=cuda-graphs"))
-    runner = fast.make_runner(graphed, train_iteration)
+    runner = runners.make_runner(graphed, train_iteration)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         got = losses(graphed, steps=8, run=runner)

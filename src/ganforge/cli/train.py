@@ -10,7 +10,7 @@ from ganforge.config import load_config
 def add_parser(subparsers):
     p = subparsers.add_parser(
         "train",
-        help="train a GAN (or --resume one)",
+        help="train a GAN or another game (or --resume one)",
         description="Train a GAN. Settings come from the defaults, then "
         "--config, then each --set section.key=value.",
     )
@@ -41,9 +41,13 @@ def run(args) -> int:
     if not state.dist.is_main:  # under torchrun, rank 0 reports for everyone
         return 0
     rate = state.step / max(state.elapsed_seconds, 1e-9)
+    exports = ", ".join(
+        "generator.safetensors" if k == "generator" else f"generator-{k}.safetensors"
+        for k in state.game.inference()
+    )
     print(
         f"ganforge: {state.step} steps in {state.elapsed_seconds:.0f} s ({rate:.1f} steps/s). "
         f"Outputs in {state.run_dir}/: samples/, curves.png, metrics.csv, checkpoints/, "
-        "generator.safetensors"
+        f"{exports}"
     )
     return 0

@@ -19,10 +19,10 @@ from sklearn.metrics import roc_auc_score
 from torch import nn
 
 from ganforge import __version__
-from ganforge.checkpoint import atomic_write
 from ganforge.data.batches import to_unit_range
 from ganforge.detect.inputs import DetectError
 from ganforge.detect.models import DETECTORS, SpectrumDetector
+from ganforge.files import atomic_write
 
 INFO_NAME = "detector.json"
 

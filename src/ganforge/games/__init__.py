@@ -1,9 +1,26 @@
 """Games: what trains together (networks, optimizers, losses) and one iteration of it.
 
 ``base.py`` defines the interface the training loop relies on; each other module holds one
-game and registers it by name.
+game and registers it by name. ``game_for(cfg)`` picks the game of a config.
 """
 
-from ganforge.games.base import GAMES, Game, register_game
+from ganforge.config import Config, ConfigError
+from ganforge.games import gan  # noqa: F401  (registers the "gan" game)
+from ganforge.games.base import GAMES, Game, Scorer, register_game
+from ganforge.models import MODELS
 
-__all__ = ["GAMES", "Game", "register_game"]
+__all__ = ["GAMES", "Game", "Scorer", "game_for", "register_game"]
+
+
+def game_for(cfg: Config) -> type[Game]:
+    """The game a config trains: ``model.name`` when it names a game (cyclegan, pix2pix,
+    stargan, ...); every model family of the models registry (mlp, dcgan, ...) plays "gan"."""
+    name = cfg.model.name
+    if name in GAMES and name != "gan":
+        return GAMES[name]
+    if name in MODELS:
+        return GAMES["gan"]
+    choices = sorted({*MODELS, *(g for g in GAMES if g != "gan")})
+    raise ConfigError(
+        f"model.name={name!r} is neither a model family nor a game; choose one of: {', '.join(choices)}"
+    )

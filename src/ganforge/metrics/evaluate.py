@@ -38,16 +38,16 @@ from PIL import Image
 from threadpoolctl import threadpool_limits
 
 from ganforge import __version__
-from ganforge.checkpoint import atomic_write, generator_paths, load_generator
+from ganforge.checkpoint import generator_paths, load_generator
 from ganforge.config import DataConfig, load_config
 from ganforge.data import DATASETS, load_dataset
 from ganforge.data.batches import from_unit_range
 from ganforge.data.folder import list_images, read_images
 from ganforge.errors import GanforgeError
+from ganforge.files import atomic_write, cache_root
 from ganforge.metrics.errors import MetricError
 from ganforge.metrics.features import FeatureNetwork, Features, get_feature_network
 from ganforge.metrics.fid import fid_from_features
-from ganforge.metrics.inception import cache_root
 from ganforge.metrics.kid import kid
 from ganforge.metrics.prdc import density_coverage, precision_recall
 from ganforge.metrics.scores import class_coverage, inception_score

@@ -35,9 +35,8 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ganforge import __version__
-from ganforge.checkpoint import atomic_write
+from ganforge.files import atomic_write, cache_root, file_sha256
 from ganforge.metrics.errors import MetricError
-from ganforge.metrics.inception import cache_root, file_sha256
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"  # shipped with the package
 

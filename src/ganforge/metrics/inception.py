@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganforge.files import cache_root, file_sha256  # noqa: F401  (re-exported for old imports)
 from ganforge.metrics.errors import MetricError
 
 WEIGHTS_NAME = "pt_inception-2015-12-05-6726825d.pth"
@@ -45,12 +46,6 @@ FEATURE_DIM = 2048
 
 # Tests replace this to simulate a machine without network.
 urlopen = urllib.request.urlopen
-
-
-def cache_root() -> Path:
-    """``$GANFORGE_CACHE`` or ``~/.cache/ganforge``: cached statistics and downloaded weights."""
-    env = os.environ.get("GANFORGE_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "ganforge"
 
 
 class BasicConv2d(nn.Module):
@@ -299,15 +294,6 @@ def _download(path: Path) -> None:
     finally:
         if os.path.exists(temp_name):
             os.remove(temp_name)
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex sha256 of a file (the protocol card's weights hash)."""
-    hasher = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            hasher.update(chunk)
-    return hasher.hexdigest()
 
 
 def _without_counters(state: dict) -> dict:

@@ -9,15 +9,16 @@ COLUMNS = ["step", "seconds", "d_loss", "g_loss", "d_real", "d_fake", "lr_d", "l
 
 
 class MetricsLog:
-    """Appends rows to a CSV; columns beyond ``COLUMNS`` (``gp``, metrics) are added as they appear.
+    """Appends rows to a CSV; columns beyond ``columns`` (default ``COLUMNS``, a GAN's; the loop
+    passes the game's) such as ``gp`` or metrics are added as they appear.
 
     On resume, rows written after the checkpoint's step are dropped first, so the file
     always describes exactly one history of the run.
     """
 
-    def __init__(self, path: Path, resume_step: int = 0):
+    def __init__(self, path: Path, resume_step: int = 0, columns: list[str] | None = None):
         self.path = Path(path)
-        self.columns = list(COLUMNS)
+        self.columns = list(COLUMNS if columns is None else columns)
         self.rows: list[dict] = []
         if self.path.exists():
             with open(self.path, newline="") as handle:
