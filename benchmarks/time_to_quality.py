@@ -2,7 +2,7 @@
 against the pytorch/examples pipeline (``throughput.py``'s mirror of ``dcgan/main.py``).
 
 The quality is ``fid_fmnist``: FID on the features of ganforge's Fashion-MNIST evaluator CNN
-(metrics/evaluate.py), ``--eval-n`` generated samples against as many training images, both at
+(evaluation/during_training.py), ``--eval-n`` generated samples against as many training images, both at
 64 px resized to the evaluator's input. Both pipelines train the same networks from scratch on
 the same device, in this process, and are scored every ``--eval-every`` steps. The clock
 includes reading and preparing the data and building the models; it is paused while scoring.

@@ -89,10 +89,8 @@ def evaluate_conditional(
     real_images, real_labels = _per_class(dataset, num_classes, per_class)
     real, _ = network.extract(real_images, device, label="real")
     generated, notes = network.extract(fake, device, label="generated")
-    score = METRICS["conditional"].function
-    scores = score(generated, fake_labels, real, real_labels)
     report = {
-        "scores": scores,
+        "scores": METRICS["conditional"].function(generated, fake_labels, real, real_labels),
         "context": {},
         "protocol": {
             **network.card(),
@@ -105,19 +103,26 @@ def evaluate_conditional(
             "notes": notes,
         },
     }
-    other_split = "test" if real_split == "train" else "train"
-    data_cfg.split = other_split
+    data_cfg.split = "test" if real_split == "train" else "train"
+    report["context"] = _other_split_context(data_cfg, network, real, real_labels, per_class, device)
+    return report
+
+
+def _other_split_context(data_cfg, network, real, real_labels, per_class: int, device) -> dict[str, Any]:
+    """The conditional metric of the real images of ``data_cfg.split`` against the reference:
+    the classifier's own accuracy (ceiling) and the real-vs-real intra-class FID (floor); {}
+    for a data set without that split."""
+    num_classes = len(network.class_names)
     try:
-        other_images, other_labels = _per_class(load_dataset(data_cfg, seed=0), num_classes, per_class)
+        images, labels = _per_class(load_dataset(data_cfg, seed=0), num_classes, per_class)
     except DataError:  # a set without that split: no context, the scores stand alone
-        return report
-    other, _ = network.extract(other_images, device, label="real (other split)")
-    floor = score(other, other_labels, real, real_labels)
-    report["context"] = {
-        "split": f"{dataset.name}:{other_split}",
+        return {}
+    other, _ = network.extract(images, device, label="real (other split)")
+    floor = METRICS["conditional"].function(other, labels, real, real_labels)
+    return {
+        "split": f"{data_cfg.name}:{data_cfg.split}",
         **{name: value["value"] for name, value in floor.items()},
     }
-    return report
 
 
 def add_conditional_scores(
