@@ -2,7 +2,7 @@
 against the pytorch/examples pipeline (``throughput.py``'s mirror of ``dcgan/main.py``).
 
 The quality is ``fid_fmnist``: FID on the features of ganforge's Fashion-MNIST evaluator CNN
-(metrics/evaluate.py), ``--eval-n`` generated samples against as many training images, both at
+(evaluation/during_training.py), ``--eval-n`` generated samples against as many training images, both at
 64 px resized to the evaluator's input. Both pipelines train the same networks from scratch on
 the same device, in this process, and are scored every ``--eval-every`` steps. The clock
 includes reading and preparing the data and building the models; it is paused while scoring.
@@ -27,8 +27,8 @@ from torch import nn
 
 from ganforge.config import DataConfig, EvalConfig, load_config
 from ganforge.data import load_dataset
-from ganforge.metrics.evaluate import TrainingEvaluator
-from ganforge.metrics.evaluator import evaluator_dirs, find_evaluator, weights_name
+from ganforge.evaluation.during_training import TrainingEvaluator
+from ganforge.metrics.classifier import classifier_dirs, find_classifier, weights_name
 from ganforge.training import train
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -185,8 +185,8 @@ def main(argv: list[str] | None = None) -> dict | None:
     parser.add_argument("--json", default=None, help="also write the results to this file")
     args = parser.parse_args(argv)
 
-    if find_evaluator("fashion-mnist") is None:
-        where = ", ".join(str(d) for d in evaluator_dirs())
+    if find_classifier("fashion-mnist") is None:
+        where = ", ".join(str(d) for d in classifier_dirs())
         print(
             f"time_to_quality: skipped: no {weights_name('fashion-mnist')} in {where}; "
             "build it with `ganforge evaluator train fashion-mnist`"

@@ -33,7 +33,8 @@ import torch
 from ganforge import __version__
 from ganforge.checkpoint import load_generator
 from ganforge.config import load_config
-from ganforge.metrics.toy2d import PACGAN_SAMPLES, evaluate_points
+from ganforge.evaluation.points import evaluate_points
+from ganforge.metrics.toy2d import PACGAN_SAMPLES
 from ganforge.training import train
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -20,6 +20,7 @@ from ganforge.export import (
     example_inputs,
     export_generator,
     format_for,
+    parity_ok,
 )
 from ganforge.models import build_generator
 
@@ -98,3 +99,36 @@ def main_exit(argv):
     with pytest.raises(SystemExit) as stop:
         main(argv)
     assert stop.value.code == 0
+
+
+def break_weights(run, G, meta):
+    with torch.no_grad():
+        for p in G.parameters():
+            p.fill_(float("nan"))
+    save_generator(run, G, meta)
+
+
+@pytest.mark.parametrize("suffix", [".pt", ".onnx"])
+def test_a_nan_generator_is_refused_and_leaves_no_file(tmp_path, capsys, suffix):
+    """Issue 13 item 3: NaN parity printed FAILED, exited 0 and left the file."""
+    run, G, meta = make_run(tmp_path, "cgan", (1, 8, 8), num_classes=3)
+    break_weights(run, G, meta)
+    out = tmp_path / f"G{suffix}"
+    with pytest.raises(SystemExit) as stop:
+        main(["export", "--run", str(run), "--out", str(out)])
+    assert stop.value.code != 0 and "NaN" in capsys.readouterr().err
+    assert list(tmp_path.glob("*G*")) == []
+
+
+def test_nan_parity_is_a_failure_and_leaves_no_file(tmp_path, monkeypatch, capsys):
+    import ganforge.cli.export as cli_export
+
+    run, G, meta = make_run(tmp_path, "mlp", (2,))
+    monkeypatch.setattr(cli_export, "check_parity", lambda *args, **kwargs: float("nan"))
+    out = tmp_path / "G.pt"
+    with pytest.raises(SystemExit) as stop:
+        main(["export", "--run", str(run), "--out", str(out)])
+    captured = capsys.readouterr()
+    assert stop.value.code != 0 and "FAILED" in captured.out and "not written" in captured.err
+    assert list(tmp_path.glob("*G*")) == []
+    assert not parity_ok(float("nan")) and parity_ok(0.0) and not parity_ok(1.0)

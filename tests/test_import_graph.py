@@ -9,12 +9,7 @@ e.g. ``training/__init__.py``'s lazy exports). ``from package import name`` poin
 import ast
 from pathlib import Path
 
-import pytest
-
 SRC = Path(__file__).resolve().parents[1] / "src"
-# Cycles that belong to modules being reworked on other branches (issue 12.1/12.6: the
-# evaluation package replaces metrics/evaluate.py); remove an entry when its cycle is gone.
-KNOWN_ELSEWHERE = {frozenset({"ganforge.metrics.conditional", "ganforge.metrics.evaluate"})}
 
 
 def module_names() -> dict[str, Path]:
@@ -91,12 +86,5 @@ def test_the_graph_sees_function_level_and_package_imports():
     assert cycles({"a": {"b"}, "b": {"a"}, "c": {"a"}}) == [frozenset({"a", "b"})]
 
 
-def test_no_import_cycles_outside_known_ones():
-    assert [sorted(c) for c in cycles(import_graph()) if c not in KNOWN_ELSEWHERE] == []
-
-
-@pytest.mark.xfail(
-    strict=False, reason="metrics/conditional.py <-> metrics/evaluate.py: the evaluation branch's"
-)
-def test_no_import_cycles_at_all():
+def test_no_import_cycles():
     assert [sorted(c) for c in cycles(import_graph())] == []

@@ -24,7 +24,7 @@ from torch import nn
 
 from ganforge.config import Config, ConfigError, from_dict
 from ganforge.errors import GanforgeError
-from ganforge.files import atomic_write  # noqa: F401  (re-exported: old imports keep working)
+from ganforge.files import atomic_write
 from ganforge.models import build_generator
 
 FORMAT_VERSION = 1

@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from ganforge.errors import GanforgeError
-from ganforge.models import sample_noise
+from ganforge.sampling import generate, seeded_inputs
 
 FORMATS = ("onnx", "torchscript")
 SUFFIXES = {".onnx": "onnx", ".pt": "torchscript", ".ts": "torchscript"}
@@ -60,13 +60,8 @@ def format_for(path: str | Path, fmt: str | None = None) -> str:
 
 def example_inputs(meta: dict[str, Any], n: int, seed: int = 0) -> tuple[torch.Tensor, ...]:
     """``(z,)`` or ``(z, labels)`` for ``n`` samples, seeded, as the exported graph takes them."""
-    generator = torch.Generator().manual_seed(seed)
-    model = meta["model"]
-    z = sample_noise(n, model["z_dim"], model["noise"], generator=generator)
-    num_classes = meta.get("num_classes")
-    if not num_classes:
-        return (z,)
-    return z, torch.randint(num_classes, (n,), generator=generator)
+    z, labels = seeded_inputs(meta, n, seed)
+    return (z,) if labels is None else (z, labels)
 
 
 def input_names(meta: dict[str, Any]) -> list[str]:
@@ -169,18 +164,24 @@ def run_exported(path: str | Path, fmt: str, inputs: tuple[torch.Tensor, ...]) -
         return module(*inputs).numpy()
 
 
-@torch.no_grad()
 def check_parity(
     G: nn.Module, meta: dict[str, Any], path: str | Path, fmt: str | None = None, n: int = 64, seed: int = 0
 ) -> float:
     """Largest ``|exported(z) - G(z)|`` over ``n`` samples from seeded noise (and classes).
 
     ``n`` differs from the batch the graph was traced with, so the check also proves the batch
-    dimension dynamic.
+    dimension dynamic. Non-finite output of G raises ``NonFiniteSamples``; a non-finite
+    difference is returned as ``inf`` (never NaN, which compares as "within the limit").
     """
     inputs = example_inputs(meta, n, seed)
-    expected = G.cpu().float().eval()(*inputs).numpy()
+    expected = generate(G.cpu().float(), *inputs, batch_size=max(n, 1)).numpy()
     got = run_exported(path, format_for(path, fmt), inputs)
     if got.shape != expected.shape:
         raise ExportError(f"the exported generator returned shape {got.shape}, PyTorch {expected.shape}")
-    return float(np.abs(got - expected).max())
+    delta = float(np.abs(got - expected).max())
+    return delta if np.isfinite(delta) else float("inf")
+
+
+def parity_ok(delta: float, limit: float = PARITY_LIMIT) -> bool:
+    """True only for a finite ``delta`` within ``limit`` (NaN fails)."""
+    return bool(np.isfinite(delta) and delta <= limit)

@@ -49,11 +49,13 @@ def generate(
 
     Returns float32 on the CPU: images ``[N, C, H, W]`` in [-1, 1] or points ``[N, D]``.
     G's train/eval mode is restored afterwards, also when it raises. ``device`` defaults to
-    where G's weights are. Non-finite output raises ``NonFiniteSamples`` unless
-    ``check_finite`` is off (uint8 conversion would otherwise hide it as black pixels).
+    where G's weights are (the CPU for a G without weights). Non-finite output raises
+    ``NonFiniteSamples`` unless ``check_finite`` is off (uint8 conversion would otherwise
+    hide it as black pixels).
     """
-    if device is None:
-        device = next(G.parameters()).device
+    if device is None:  # where G's weights are; the CPU for a G without any
+        weight = next(G.parameters(), None)
+        device = weight.device if weight is not None else torch.device("cpu")
     was_training = G.training
     G.eval()
     parts = []

@@ -213,3 +213,17 @@ def test_point_runs_get_mode_coverage(tmp_path):
     assert 0 <= scores["modes_covered"]["value"] <= 8 and scores["modes_covered"]["of"] == 8
     assert report["n_fake"] == 2500  # PacGAN's protocol
     assert scores["high_quality_share"]["protocol"]["parameters"] == {"hq_threshold_std": 3.0}
+
+
+def test_unknown_metric_on_a_point_run_lists_the_valid_names(tmp_path, capsys):
+    """Issue 13 item 10: `eval --metrics foo` on a 2-D run used to be ignored."""
+    run = tmp_path / "ring"
+    argv = ["--config", "configs/gan-ring8.yaml", "--set", f"run.dir={run}", "--set", "train.steps=2"]
+    assert cli("train", *argv, "--set", "train.log_every=2", "--set", "run.progress=false") == 0
+    capsys.readouterr()
+    assert cli("eval", "--run", run, "--metrics", "foo") == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert len(errors) == 1 and "unknown metric 'foo'" in errors[0] and "mode_coverage" in errors[0]
+    assert cli("eval", "--run", run, "--metrics", "fid") == 2  # an image metric on points
+    assert "fid needs image features" in capsys.readouterr().err
+    assert cli("eval", "--run", run, "--metrics", "modes_covered", "--no-context") == 0

@@ -13,10 +13,10 @@ import torch
 from ganforge.cli import main
 from ganforge.config import DataConfig
 from ganforge.data import DataError, load_dataset
-from ganforge.metrics import evaluator as ev
+from ganforge.metrics import classifier as ev
 from ganforge.metrics.errors import MetricError
 from ganforge.metrics.features import get_feature_network
-from ganforge.metrics.inception import file_sha256
+from ganforge.files import file_sha256
 
 
 @pytest.fixture(autouse=True)
@@ -89,7 +89,7 @@ def test_shipped_evaluator_accuracy_on_real_test_set():
         test = load_dataset(DataConfig(name="fashion-mnist", split="test", download=False))
     except DataError:
         pytest.skip("Fashion-MNIST test files are not on this machine")
-    evaluator = ev.load_evaluator("fashion-mnist")
+    evaluator = ev.load_classifier("fashion-mnist")
     assert ev.accuracy(evaluator.model, test.data, test.labels) >= 0.91
     # features come standardized by the training set's statistics: about N(0, 1) per feature
     feats = get_feature_network("fmnist").extract(test.data[:2000].numpy())[0].features

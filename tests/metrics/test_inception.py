@@ -11,6 +11,7 @@ import urllib.error
 import pytest
 import torch
 
+from ganforge.files import file_sha256
 from ganforge.metrics import inception
 from ganforge.metrics.errors import MetricError
 from ganforge.metrics.features import get_feature_network
@@ -78,7 +79,7 @@ def test_loads_a_same_format_file_and_gives_2048_features(weights_file):
 def test_feature_network_from_env_variable(weights_file, monkeypatch):
     monkeypatch.setenv(inception.WEIGHTS_ENV, str(weights_file))
     network = get_feature_network("inception")
-    assert network.sha256 == inception.file_sha256(weights_file)
+    assert network.sha256 == file_sha256(weights_file)
     assert network.card()["resize"].startswith("bilinear to 299x299")
     gray = torch.randint(0, 256, (2, 1, 28, 28), dtype=torch.uint8).numpy()
     feats, notes = network.extract(gray, label="gray")

@@ -15,8 +15,8 @@ from torch import nn
 from ganforge.checkpoint import load_generator
 from ganforge.config import load_config
 from ganforge.data.mixtures import RING8_STD, ring8_centres
+from ganforge.evaluation.points import evaluate_points
 from ganforge.metrics import MetricError
-from ganforge.metrics.toy2d import evaluate_points
 from ganforge.training import train
 from ganforge.training.log import read_metrics
 

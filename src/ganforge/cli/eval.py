@@ -1,4 +1,7 @@
-"""``ganforge eval``: score a run's generator, or any two image sets, with protocol cards."""
+"""``ganforge eval``: score a run's generator, or any two image sets, with protocol cards.
+
+The command line only; the work is ``ganforge.evaluation`` (sources, cached real features,
+scores from the metric registry, context baselines, the printed report)."""
 
 from __future__ import annotations
 
@@ -70,14 +73,10 @@ def add_parser(subparsers):
 
 
 def run(args) -> int:
-    from ganforge.metrics.evaluate import (
-        EvalSettings,
-        evaluate,
-        evaluate_run,
-        format_report,
-        parse_source,
-        write_report,
-    )
+    from ganforge.evaluation.compare import EvalSettings, evaluate
+    from ganforge.evaluation.report import format_report, write_report
+    from ganforge.evaluation.runs import evaluate_run
+    from ganforge.evaluation.sources import parse_source
 
     if args.n is not None and args.n < 2:
         raise GanforgeError("--n must be at least 2")

@@ -1,4 +1,6 @@
-"""``ganforge evaluator train``: (re)build a feature network for the offline metrics."""
+"""``ganforge evaluator train``: train the feature classifier CNN (``metrics/classifier.py``)
+whose features and softmax score GANs offline (fid_fmnist, is_fmnist, ...). The command keeps
+its name; the thing it trains is a classifier."""
 
 from __future__ import annotations
 
@@ -8,8 +10,8 @@ import sys
 def add_parser(subparsers):
     p = subparsers.add_parser(
         "evaluator",
-        help="train the small CNN whose features score GANs offline",
-        description="Train ganforge's evaluator CNN on a data set's train split, "
+        help="train the feature classifier CNN whose features score GANs offline",
+        description="Train ganforge's feature classifier CNN on a data set's train split, "
         "deterministically; its penultimate layer gives the features of fid_<tag> and friends, "
         "its softmax the IS and class coverage. Fashion-MNIST's ships with ganforge; MNIST's and "
         "CIFAR-10's are built here when their files are present (they are not bundled).",
@@ -32,13 +34,13 @@ def add_parser(subparsers):
 def run(args) -> int:
     from dataclasses import replace
 
-    from ganforge.metrics.evaluator import Recipe, train_evaluator
+    from ganforge.metrics.classifier import Recipe, train_classifier
 
     recipe = Recipe(seed=args.seed)
     if args.epochs is not None:
         recipe = replace(recipe, epochs=args.epochs)
     command = "ganforge " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["evaluator"] else None
-    path, info = train_evaluator(
+    path, info = train_classifier(
         args.dataset,
         args.out,
         recipe,

@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ganforge.checkpoint import load_generator
-from ganforge.export import FORMATS, PARITY_LIMIT, ExportError, check_parity, export_generator
+from ganforge.export import (
+    FORMATS,
+    PARITY_LIMIT,
+    ExportError,
+    check_parity,
+    export_generator,
+    format_for,
+    parity_ok,
+)
+from ganforge.sampling import sample_generator
 
 
 def add_parser(subparsers):
@@ -29,19 +40,30 @@ def add_parser(subparsers):
 
 
 def run(args) -> int:
+    """Export to a temporary file beside ``--out``, check it, then rename: a failed export
+    (broken weights, exporter error, parity FAILED) leaves no file."""
     G, meta = load_generator(args.run, args.which)
-    path = export_generator(G, meta, args.out, args.format)
-    inputs = "z [N, z_dim]" + (", labels [N]" if meta.get("num_classes") else "")
-    print(f"ganforge: wrote {path} (inputs {inputs}; output samples, N dynamic)")
-    if args.check_samples > 0:
-        delta = check_parity(G, meta, path, args.format, n=args.check_samples)
-        verdict = "ok" if delta <= PARITY_LIMIT else "FAILED"
-        print(
-            f"ganforge: parity vs PyTorch on {args.check_samples} samples: max |delta| = "
-            f"{delta:.3g} (limit {PARITY_LIMIT:g}) {verdict}"
-        )
-        if delta > PARITY_LIMIT:
-            raise ExportError(
-                f"{path} differs from the PyTorch generator by {delta:.3g} > {PARITY_LIMIT:g}; do not ship it"
+    sample_generator(G, meta, 2, seed=0)  # NaN/inf weights: NonFiniteSamples, nothing written
+    out = Path(args.out)
+    fmt = format_for(out, args.format)
+    partial = out.with_name(f".{out.stem}.partial{out.suffix}")
+    try:
+        export_generator(G, meta, partial, fmt)
+        if args.check_samples > 0:
+            delta = check_parity(G, meta, partial, fmt, n=args.check_samples)
+            verdict = "ok" if parity_ok(delta) else "FAILED"
+            print(
+                f"ganforge: parity vs PyTorch on {args.check_samples} samples: max |delta| = "
+                f"{delta:.3g} (limit {PARITY_LIMIT:g}) {verdict}"
             )
+            if not parity_ok(delta):
+                raise ExportError(
+                    f"{out} would differ from the PyTorch generator by {delta:.3g} > {PARITY_LIMIT:g}; "
+                    "not written"
+                )
+        partial.replace(out)
+    finally:
+        partial.unlink(missing_ok=True)
+    inputs = "z [N, z_dim]" + (", labels [N]" if meta.get("num_classes") else "")
+    print(f"ganforge: wrote {out} (inputs {inputs}; output samples, N dynamic)")
     return 0

@@ -6,7 +6,7 @@ from pathlib import Path
 
 
 def add_parser(subparsers):
-    return subparsers.add_parser("info", help="list data sets, models, losses and presets")
+    return subparsers.add_parser("info", help="list data sets, models, losses, metrics and presets")
 
 
 def run(args) -> int:
@@ -18,6 +18,7 @@ def run(args) -> int:
         "data sets (data.name)": {k: f"[{v.kind}] {v.summary}" for k, v in DATASETS.items()},
         "models (model.name)": {k: v.summary for k, v in MODELS.items()},
         "losses (train.loss)": {k: v.summary for k, v in LOSSES.items()},
+        "metrics (eval --metrics, eval.metrics)": metric_lines(),
     }
     presets = sorted(Path("configs").glob("*.yaml"))
     if presets:
@@ -29,6 +30,23 @@ def run(args) -> int:
             print(f"  {name:<{width}}  {summary}")
         print()
     return 0
+
+
+def metric_lines() -> dict[str, str]:
+    """One line per registered metric: its columns with direction, and what it needs."""
+    from ganforge.metrics.registry import ALIASES, LOWER, METRICS
+
+    lines = {}
+    for name, spec in METRICS.items():
+        columns = ", ".join(
+            f"{c.name} ({'lower' if c.direction == LOWER else 'higher'})" for c in spec.columns
+        )
+        params = ", ".join(f"{k}={v}" for k, v in spec.parameters.items())
+        needs = ", ".join(sorted(spec.needs))
+        lines[name] = f"{columns}; needs {needs}" + (f"; {params}" if params else "")
+    for alias, parts in ALIASES.items():
+        lines[alias] = "= " + " + ".join(parts)
+    return lines
 
 
 def _first_comment(path: Path) -> str:

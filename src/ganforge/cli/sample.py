@@ -6,13 +6,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from ganforge.checkpoint import load_generator
 from ganforge.errors import GanforgeError
 from ganforge.models import sample_noise
+from ganforge.sampling import generate, sample_generator
 from ganforge.viz import save_samples, to_uint8
 from ganforge.viz.class_grid import class_rows_grid
+
+MAX_BYTES = 4 * 2**30  # samples one call may hold in memory (float32): bounds -n, no streaming
 
 
 def add_parser(subparsers):
@@ -78,17 +80,19 @@ def resolve_class(text: str, meta: dict, run: str) -> int | None:
     )
 
 
-@torch.no_grad()
-def generate(
-    G, z: torch.Tensor, batch_size: int, device, progress: bool, labels: torch.Tensor | None = None
-) -> torch.Tensor:
-    """``G(z)`` (or ``G(z, labels)``) in chunks; float32 samples on the CPU."""
-    parts = []
-    for start in tqdm(range(0, len(z), batch_size), disable=not progress, unit="batch"):
-        chunk = z[start : start + batch_size].to(device)
-        out = G(chunk) if labels is None else G(chunk, labels[start : start + batch_size].to(device))
-        parts.append(out.float().cpu())
-    return torch.cat(parts)
+def check_size(G, meta: dict, total: int) -> None:
+    """Refuse, in one line, a request whose samples would not fit ``MAX_BYTES`` in memory
+    (``-n 10000000000``). The output size per sample comes from one probe sample, which also
+    stops a broken (NaN) generator before anything is written."""
+    probe = sample_generator(G, meta, 1, seed=0)
+    per_sample = probe[0].numel() * 4  # float32 on the CPU before conversion
+    if total * per_sample > MAX_BYTES:
+        fits = MAX_BYTES // per_sample
+        raise GanforgeError(
+            f"{total} samples would need {total * per_sample / 2**30:.3g} GiB of memory; one call "
+            f"draws at most {fits} of this generator's samples ({MAX_BYTES // 2**30} GiB): "
+            "ask for fewer, or run several calls with different --seed"
+        )
 
 
 def run(args) -> int:
@@ -101,14 +105,16 @@ def run(args) -> int:
     model, num_classes = meta["model"], meta.get("num_classes")
     chosen = resolve_class(args.class_, meta, args.run) if args.class_ is not None else None
     per_class = args.class_ == "all"
-    if per_class and args.interpolate:
+    walk = args.interpolate is not None  # 0 is an error, not "no walk"
+    if walk and args.interpolate < 2:
+        raise GanforgeError(f"--interpolate {args.interpolate}: a latent walk needs at least 2 steps")
+    if per_class and walk:
         raise GanforgeError("--class all draws a grid of its own; use --class N with --interpolate")
     n = args.n or (10 if per_class else 64)  # --class all: n samples for each class
+    check_size(G, meta, n * (args.interpolate if walk else num_classes if per_class else 1))
     gen = torch.Generator().manual_seed(args.seed)
     columns = None
-    if args.interpolate:
-        if args.interpolate < 2:
-            raise GanforgeError("--interpolate needs at least 2 steps")
+    if walk:
         ends = sample_noise(2 * n, model["z_dim"], model["noise"], generator=gen)
         z = latent_walk(ends[:n], ends[n:], args.interpolate)
         columns = args.interpolate
@@ -122,10 +128,10 @@ def run(args) -> int:
             labels = torch.full((len(z),), chosen, dtype=torch.long)
         else:
             labels = torch.randint(num_classes, (n,), generator=gen)
-            if args.interpolate:  # one class per walk, kept along it
+            if walk:  # one class per walk, kept along it
                 labels = labels.repeat_interleave(args.interpolate)
     samples = generate(
-        G, z, args.batch_size, args.device, progress=len(z) > 5 * args.batch_size, labels=labels
+        G, z, labels, batch_size=args.batch_size, device=args.device, progress=len(z) > 5 * args.batch_size
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".npy":  # --class all: rows of n samples, class 0 first

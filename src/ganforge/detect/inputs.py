@@ -19,7 +19,7 @@ from PIL import Image
 from ganforge.data.folder import EXTENSIONS, list_images
 from ganforge.data.image_ops import convert_channels, resize_images
 from ganforge.errors import GanforgeError
-from ganforge.metrics.evaluate import images_from_array, load_source, parse_source
+from ganforge.evaluation.sources import images_from_array, load_source, parse_source
 
 
 class DetectError(GanforgeError, ValueError):

@@ -2,7 +2,7 @@
 
 Two kinds, behind one interface (``FeatureNetwork.extract``):
 
-* ``fmnist`` / ``mnist`` / ``cifar10``: ganforge's own evaluator CNNs (``evaluator.py``),
+* ``fmnist`` / ``mnist`` / ``cifar10``: ganforge's own feature classifier CNNs (``classifier.py``),
   128-d penultimate features plus a softmax over the data set's classes. Offline.
 * ``inception``: the FID Inception v3 of pytorch-fid (``inception.py``), 2048-d pool3
   features; needs its weights file. No classes (no IS or class coverage here).
@@ -30,9 +30,10 @@ import numpy as np
 import torch
 
 from ganforge.data.image_ops import convert_channels, resize_images
+from ganforge.files import file_sha256
 from ganforge.metrics import inception
+from ganforge.metrics.classifier import TAGS, load_classifier
 from ganforge.metrics.errors import MetricError
-from ganforge.metrics.evaluator import TAGS, load_evaluator
 
 BATCH_SIZE = 250  # images per forward pass; features do not depend on it beyond rounding
 
@@ -136,10 +137,10 @@ class FeatureNetwork:
         return Features(features, torch.cat(probs).numpy() if probs else None), notes
 
 
-def evaluator_network(dataset_or_path: str | Path) -> FeatureNetwork:
+def classifier_network(dataset_or_path: str | Path) -> FeatureNetwork:
     """One of ganforge's evaluator CNNs, by data set name, tag or weights path."""
     by_tag = {tag: name for name, tag in TAGS.items()}
-    evaluator = load_evaluator(by_tag.get(str(dataset_or_path), dataset_or_path))
+    evaluator = load_classifier(by_tag.get(str(dataset_or_path), dataset_or_path))
     model = evaluator.model
     info = evaluator.info
 
@@ -171,7 +172,7 @@ def inception_network(weights: str | Path | None = None, download: bool = True) 
     return FeatureNetwork(
         name="inception",
         description=f"FID Inception v3 ({inception.WEIGHTS_NAME} as in pytorch-fid), pool3",
-        sha256=inception.file_sha256(path),
+        sha256=file_sha256(path),
         image_size=inception.INPUT_SIZE,
         channels=3,
         resize="bilinear to 299x299 (F.interpolate, align_corners=False), as pytorch-fid",
@@ -199,7 +200,7 @@ def get_feature_network(
         return inception_network(inception_weights)
     known = set(TAGS) | set(TAGS.values())
     if spec in known or spec.endswith(".safetensors"):
-        return evaluator_network(spec)
+        return classifier_network(spec)
     raise MetricError(
         f"unknown feature network '{spec}'; choose auto, inception, "
         + ", ".join(sorted(TAGS.values()))

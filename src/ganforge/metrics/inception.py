@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganforge.files import cache_root, file_sha256  # noqa: F401  (re-exported for old imports)
+from ganforge.files import cache_root
 from ganforge.metrics.errors import MetricError
 
 WEIGHTS_NAME = "pt_inception-2015-12-05-6726825d.pth"

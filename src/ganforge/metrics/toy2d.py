@@ -19,11 +19,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
 from scipy.special import xlogy
 
 from ganforge.metrics.errors import MetricError, as_features, check_same_dim
-from ganforge.models.noise import sample_noise
 
 PACGAN_SAMPLES = 2500  # generated points per evaluation in PacGAN's protocol
 
@@ -67,43 +65,3 @@ def mode_coverage(samples: np.ndarray, modes: np.ndarray, std: float, hq_thresho
         "reverse_kl": reverse_kl,
         "mode_counts": counts.tolist(),
     }
-
-
-def evaluate_points(
-    G: torch.nn.Module, meta: dict, n: int = PACGAN_SAMPLES, seed: int = 0, batch_size: int = 10_000
-) -> dict:
-    """Draw ``n`` points from a point-set generator and score them with ``mode_coverage``.
-
-    Args:
-        G: a generator mapping ``z [N, z_dim]`` to points ``[N, 2]``, e.g. from
-            ``checkpoint.load_generator``; it runs in eval mode (its mode is restored after).
-        meta: the exported generator's metadata (``generator.json``): ``model.z_dim``,
-            ``model.noise``, ``data.modes`` ``[K, 2]`` and ``data.mode_std``.
-        n: number of generated points (PacGAN: 2,500).
-        seed: seed of the noise, drawn on the CPU so a result does not depend on the device.
-        batch_size: points per forward pass (bounds memory for large ``n``).
-
-    Returns:
-        ``mode_coverage``'s dict plus ``n_samples`` and ``seed``.
-    """
-    data = meta.get("data", {})
-    if data.get("modes") is None or data.get("mode_std") is None:
-        raise MetricError(
-            f"data set {data.get('name')!r} has no mode centres; mode coverage "
-            "needs a Gaussian mixture such as ring8 or grid25"
-        )
-    if n < 1:
-        raise MetricError(f"n must be at least 1 generated point, got {n}")
-    z = sample_noise(
-        n, meta["model"]["z_dim"], meta["model"]["noise"], generator=torch.Generator().manual_seed(seed)
-    )
-    device = next(G.parameters()).device
-    was_training = G.training
-    G.eval()
-    try:
-        with torch.no_grad():
-            points = torch.cat([G(chunk.to(device)).float().cpu() for chunk in z.split(batch_size)])
-    finally:
-        G.train(was_training)
-    result = mode_coverage(points.flatten(1).numpy(), np.asarray(data["modes"]), data["mode_std"])
-    return {**result, "n_samples": n, "seed": seed}

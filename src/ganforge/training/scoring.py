@@ -10,14 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ganforge.evaluation.during_training import TrainingEvaluator
 from ganforge.games import Game
-from ganforge.metrics.evaluate import TrainingEvaluator
 from ganforge.training.log import read_metrics
 from ganforge.viz.metric_curves import plot_metric_curves
 
 
 class GeneratorScorer:
-    """FID/KID/... of the sampling G every ``eval.every`` steps (``metrics/evaluate.py``); the
+    """FID/KID/... of the sampling G every ``eval.every`` steps (``evaluation/during_training.py``); the
     best so far survives resumes through metrics.csv's ``history``."""
 
     def __init__(self, game: Game, history: list[dict[str, Any]]):

@@ -5,7 +5,13 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-LOWER_IS_BETTER = ("fid", "kid", "reverse_kl")
+from ganforge.metrics.registry import LOWER, column_spec
+
+
+def lower_is_better(column: str) -> bool:
+    """From the metric registry; a column no metric writes is drawn as higher-is-better."""
+    found = column_spec(column)
+    return found is not None and found[1].direction == LOWER
 
 
 def plot_metric_curves(
@@ -38,7 +44,7 @@ def plot_metric_curves(
     )
     for ax, (name, pairs) in zip(axes[:, 0], series.items()):
         steps, values = zip(*pairs)
-        lower = name.startswith(LOWER_IS_BETTER)
+        lower = lower_is_better(name)
         best = min(range(len(values)), key=lambda i: values[i] if lower else -values[i])
         ax.plot(steps, values, marker="o", markersize=3, label=name)
         ax.plot(

@@ -1,4 +1,4 @@
-"""The evaluator: a small CNN classifier, trained by ganforge, whose features score GANs offline.
+"""The feature classifier: a small CNN, trained by ganforge, whose features score GANs offline.
 
 Standard FID needs Inception weights from the internet, and Inception features of 28 px gray
 clothes say little anyway. So ganforge trains its own classifier on the data set itself; its
@@ -58,7 +58,7 @@ class Recipe:
     seed: int = 0  # initialisation and data order
 
 
-class EvaluatorCNN(nn.Module):
+class ClassifierCNN(nn.Module):
     """Images ``[N, C, S, S]`` in [-1, 1] -> class logits ``[N, num_classes]``."""
 
     def __init__(
@@ -108,10 +108,10 @@ class EvaluatorCNN(nn.Module):
 
 
 @dataclass
-class Evaluator:
-    """A trained evaluator and what the protocol card says about it."""
+class Classifier:
+    """A trained feature classifier and what the protocol card says about it."""
 
-    model: EvaluatorCNN  # in eval mode
+    model: ClassifierCNN  # in eval mode
     tag: str  # "fmnist": metric names end in it
     info: dict[str, Any]  # the json: data set, image size, channels, accuracy, recipe ...
     sha256: str  # of the safetensors file
@@ -130,20 +130,20 @@ def weights_name(dataset: str) -> str:
     return f"evaluator-{dataset}.safetensors"
 
 
-def evaluator_dirs() -> list[Path]:
+def classifier_dirs() -> list[Path]:
     """Where evaluators are looked for: the package's weights/, then ``<cache>/evaluators``."""
     return [WEIGHTS_DIR, cache_root() / "evaluators"]
 
 
-def find_evaluator(dataset: str) -> Path | None:
-    for folder in evaluator_dirs():
+def find_classifier(dataset: str) -> Path | None:
+    for folder in classifier_dirs():
         path = folder / weights_name(dataset)
         if path.is_file() and path.with_suffix(".json").is_file():
             return path
     return None
 
 
-def load_evaluator(dataset_or_path: str | Path) -> Evaluator:
+def load_classifier(dataset_or_path: str | Path) -> Classifier:
     """Load the evaluator of a data set (``"fashion-mnist"``) or from a ``.safetensors`` path.
 
     Raises ``MetricError`` saying how to build it when none is found.
@@ -159,9 +159,9 @@ def load_evaluator(dataset_or_path: str | Path) -> Evaluator:
                 f"no evaluator network for '{text}'; evaluators exist for "
                 f"{', '.join(TAGS)}; use feature_net=inception for other images"
             )
-        path = find_evaluator(text)
+        path = find_classifier(text)
         if path is None:
-            where = " or ".join(str(d) for d in evaluator_dirs())
+            where = " or ".join(str(d) for d in classifier_dirs())
             raise MetricError(
                 f"no evaluator for {text} in {where}: only Fashion-MNIST's ships with ganforge "
                 f"(the others need their data, which this package cannot bundle); build it with "
@@ -174,7 +174,7 @@ def load_evaluator(dataset_or_path: str | Path) -> Evaluator:
         # Initialising layers draws from the global random stream; a training run that loads
         # an evaluator (eval.every) must not see its stream moved.
         with torch.random.fork_rng(devices=[]):
-            model = EvaluatorCNN(
+            model = ClassifierCNN(
                 info["channels"],
                 len(info["class_names"]),
                 tuple(info["recipe"]["widths"]),
@@ -187,7 +187,7 @@ def load_evaluator(dataset_or_path: str | Path) -> Evaluator:
             f"cannot load evaluator {path} with {meta_path.name}: {str(error).splitlines()[0][:200]}"
         ) from None
     tag = info.get("tag") or TAGS.get(info.get("dataset"), path.stem)
-    return Evaluator(model.eval().requires_grad_(False), tag, info, file_sha256(path), path)
+    return Classifier(model.eval().requires_grad_(False), tag, info, file_sha256(path), path)
 
 
 # --- training -------------------------------------------------------------------------------
@@ -223,8 +223,8 @@ def fit(
     num_classes: int,
     recipe: Recipe,
     log: Callable[[str], None] | None = None,
-) -> EvaluatorCNN:
-    """Train an ``EvaluatorCNN`` on uint8 ``[N, C, S, S]`` images and int64 labels ``[N]``.
+) -> ClassifierCNN:
+    """Train an ``ClassifierCNN`` on uint8 ``[N, C, S, S]`` images and int64 labels ``[N]``.
 
     One-cycle AdamW over ``recipe.epochs`` passes in a seeded order; the last partial batch
     of each pass is dropped, so every step sees ``batch_size`` images.
@@ -238,7 +238,7 @@ def fit(
         )
     with deterministic():
         torch.manual_seed(recipe.seed)
-        model = EvaluatorCNN(
+        model = ClassifierCNN(
             train_images.shape[1], num_classes, recipe.widths, recipe.feature_dim, recipe.dropout
         )
         opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
@@ -265,7 +265,7 @@ def fit(
 
 
 @torch.no_grad()
-def standardize(model: EvaluatorCNN, images: torch.Tensor, batch_size: int = 1000) -> None:
+def standardize(model: ClassifierCNN, images: torch.Tensor, batch_size: int = 1000) -> None:
     """Set the model's feature mean and std (population) to those of uint8 ``images``."""
     model.eval()
     model.feature_mean.zero_()
@@ -280,7 +280,7 @@ def standardize(model: EvaluatorCNN, images: torch.Tensor, batch_size: int = 100
     model.feature_std.copy_(raw.std(dim=0, unbiased=False).clamp_min(1e-6))
 
 
-def train_evaluator(
+def train_classifier(
     dataset: str,
     out_dir: str | Path | None = None,
     recipe: Recipe | None = None,

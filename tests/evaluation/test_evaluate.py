@@ -10,10 +10,16 @@ import torch
 
 from ganforge.config import DataConfig, EvalConfig
 from ganforge.data import DataError, load_dataset
-from ganforge.metrics import evaluate as E
+from ganforge.evaluation.compare import EvalSettings, evaluate
+from ganforge.evaluation.during_training import TrainingEvaluator
+from ganforge.evaluation.report import format_report
+from ganforge.evaluation.scoring import compute_scores, image_offers, parse_metrics
+from ganforge.evaluation.sources import images_from_array, parse_source
 from ganforge.metrics import inception
 from ganforge.metrics.errors import MetricError
 from ganforge.metrics.features import Features, get_feature_network
+from ganforge.metrics.registry import direction
+from ganforge.sampling import NonFiniteSamples, sample_generator
 
 
 @pytest.fixture(autouse=True)
@@ -36,22 +42,25 @@ def fmnist_train():
         pytest.skip("Fashion-MNIST files are not on this machine")
 
 
+IMAGES = image_offers(None)
+
+
 def test_parse_metrics_groups_order_and_errors():
-    assert E.parse_metrics("kid, fid") == ["fid", "kid"]
-    assert E.parse_metrics("prdc,is") == ["precision", "recall", "density", "coverage", "is"]
-    assert E.parse_metrics("dc") == ["density", "coverage"]
-    with pytest.raises(MetricError, match="unknown metric 'fd'"):
-        E.parse_metrics("fd")
+    assert parse_metrics("kid, fid", IMAGES) == ["fid", "kid"]
+    assert parse_metrics("prdc,is", IMAGES) == ["precision", "recall", "density", "coverage", "is"]
+    assert parse_metrics("dc", IMAGES) == ["density", "coverage"]
+    with pytest.raises(MetricError, match="unknown metric 'fd'.*fid, kid"):
+        parse_metrics("fd", IMAGES)
     no_classes = type("Net", (), {"has_classes": False, "name": "inception"})()
-    with pytest.raises(MetricError, match="need a classifier"):
-        E.parse_metrics("fid,is", no_classes)
-    assert "is" not in E.parse_metrics("auto", no_classes)
+    with pytest.raises(MetricError, match="is needs a classifier network"):
+        parse_metrics("fid,is", image_offers(no_classes))
+    assert "is" not in parse_metrics("auto", image_offers(no_classes))
 
 
 def test_metric_direction():
-    assert E.metric_direction("fid_fmnist") == -1 and E.metric_direction("kid_inception") == -1
-    assert E.metric_direction("coverage_fmnist") == 1 and E.metric_direction("modes_covered") == 1
-    assert E.metric_direction("reverse_kl") == -1
+    assert direction("fid_fmnist") == -1 and direction("kid_inception") == -1
+    assert direction("coverage_fmnist") == 1 and direction("modes_covered") == 1
+    assert direction("reverse_kl") == -1
 
 
 @pytest.mark.parametrize(
@@ -60,7 +69,7 @@ def test_metric_direction():
 )
 def test_images_from_array_layouts(shape, layout):
     array = np.random.RandomState(0).randint(0, 256, shape, dtype=np.uint8)
-    images, notes = E.images_from_array(array, "x.npy")
+    images, notes = images_from_array(array, "x.npy")
     assert images.shape[0] == 5 and images.shape[2:] == (8, 9)
     if layout == "NHW":
         expected = array[:, None]
@@ -74,21 +83,21 @@ def test_images_from_array_layouts(shape, layout):
 
 def test_images_from_array_refuses_floats_and_odd_shapes():
     with pytest.raises(MetricError, match="uint8"):
-        E.images_from_array(np.zeros((2, 8, 8), np.float32), "x.npy")
+        images_from_array(np.zeros((2, 8, 8), np.float32), "x.npy")
     with pytest.raises(MetricError, match="shape"):
-        E.images_from_array(np.zeros((2, 5, 8, 8), np.uint8), "x.npy")
+        images_from_array(np.zeros((2, 5, 8, 8), np.uint8), "x.npy")
 
 
 def test_parse_source_kinds(tmp_path):
-    assert E.parse_source("fashion-mnist:test").label == "fashion-mnist:test"
-    assert E.parse_source("mnist").data_cfg.split == "train"
+    assert parse_source("fashion-mnist:test").label == "fashion-mnist:test"
+    assert parse_source("mnist").data_cfg.split == "train"
     np.save(tmp_path / "x.npy", np.zeros((2, 8, 8), np.uint8))
-    assert E.parse_source(str(tmp_path / "x.npy")).kind == "npy"
-    assert E.parse_source(str(tmp_path)).kind == "folder"
+    assert parse_source(str(tmp_path / "x.npy")).kind == "npy"
+    assert parse_source(str(tmp_path)).kind == "folder"
     with pytest.raises(MetricError, match="point set"):
-        E.parse_source("ring8")
+        parse_source("ring8")
     with pytest.raises(MetricError, match="neither"):
-        E.parse_source("no-such-set:test")
+        parse_source("no-such-set:test")
 
 
 def test_compute_scores_names_and_parameters():
@@ -96,7 +105,7 @@ def test_compute_scores_names_and_parameters():
     real = Features(rng.randn(60, 4), np.full((60, 3), 1 / 3))
     probs = np.eye(3)[rng.randint(0, 3, 40)] * 0.9 + 0.1 / 3
     fake = Features(rng.randn(40, 4) + 0.5, probs)
-    scores = E.compute_scores(real, fake, E.parse_metrics("auto"), "net", num_classes=3)
+    scores = compute_scores(real, fake, parse_metrics("auto", IMAGES), "net")
     assert list(scores) == [
         f"{m}_net" for m in ("fid", "kid", "precision", "recall", "density", "coverage", "is", "classes")
     ]
@@ -111,8 +120,8 @@ def test_compute_scores_names_and_parameters():
 def test_npy_against_data_set_with_cards_context_and_cache(tmp_path, fmnist_train, private_cache):
     fake_path = tmp_path / "fake.npy"
     np.save(fake_path, fmnist_train.data[:300, 0].numpy())  # [N, H, W] real training images
-    settings = E.EvalSettings(metrics="fid,kid,prdc,is,classes", n=300)
-    report = E.evaluate(E.parse_source("fashion-mnist:test"), E.parse_source(str(fake_path)), settings)
+    settings = EvalSettings(metrics="fid,kid,prdc,is,classes", n=300)
+    report = evaluate(parse_source("fashion-mnist:test"), parse_source(str(fake_path)), settings)
     scores = report["scores"]
     assert set(scores) == {
         f"{m}_fmnist" for m in ("fid", "kid", "precision", "recall", "density", "coverage", "is", "classes")
@@ -143,14 +152,14 @@ def test_npy_against_data_set_with_cards_context_and_cache(tmp_path, fmnist_trai
     assert fid * 5 < context["uniform_noise"]["fid_fmnist"]
     assert context["one_repeated_image"]["classes_fmnist"] == 1
     assert scores["classes_fmnist"]["value"] == 10
-    text = E.format_report(report)
+    text = format_report(report)
     assert "fid_fmnist" in text and "real_train" in text and "protocol:" in text
 
     # second call: real statistics and context come from the cache, with the same numbers
     stats = sorted(p.name for p in (private_cache / "stats").iterdir())
     assert any(name.startswith("real-fashion-mnist-test-fmnist") for name in stats)
     assert not any(name.endswith(".tmp") for name in stats)
-    again = E.evaluate(E.parse_source("fashion-mnist:test"), E.parse_source(str(fake_path)), settings)
+    again = evaluate(parse_source("fashion-mnist:test"), parse_source(str(fake_path)), settings)
     assert again["real_cached"]
     assert again["scores"]["fid_fmnist"]["value"] == pytest.approx(fid, rel=1e-12)
     assert again["context"] == json.loads(json.dumps(context))
@@ -160,10 +169,10 @@ def test_too_few_samples_is_a_clear_error(tmp_path, fmnist_train):
     fake_path = tmp_path / "fake.npy"
     np.save(fake_path, fmnist_train.data[:50].numpy())  # [N, 1, H, W]
     with pytest.raises(MetricError, match="at least 129 samples"):
-        E.evaluate(
-            E.parse_source("fashion-mnist:test"),
-            E.parse_source(str(fake_path)),
-            E.EvalSettings(metrics="fid", context=False),
+        evaluate(
+            parse_source("fashion-mnist:test"),
+            parse_source(str(fake_path)),
+            EvalSettings(metrics="fid", context=False),
         )
 
 
@@ -174,13 +183,13 @@ def test_training_evaluator_tracks_the_best_value(fmnist_train):
         {"step": "20", "kid_fmnist": ""},
         {"step": "30", "kid_fmnist": "0.2"},
     ]
-    evaluator = E.TrainingEvaluator(cfg, DataConfig(name="fashion-mnist"), fmnist_train, 0, "cpu", history)
+    evaluator = TrainingEvaluator(cfg, DataConfig(name="fashion-mnist"), fmnist_train, 0, "cpu", history)
     assert evaluator.columns == ["fid_fmnist", "kid_fmnist"]  # printing order
     assert evaluator.best_column == "fid_fmnist" and evaluator.best_value is None
     assert evaluator.improved({"fid_fmnist": 40.0})
     assert not evaluator.improved({"fid_fmnist": 41.0})
     assert evaluator.improved({"fid_fmnist": 39.0}) and evaluator.best_value == 39.0
-    resumed = E.TrainingEvaluator(
+    resumed = TrainingEvaluator(
         EvalConfig(every=10, metrics="fid,kid", n=200, best_metric="kid_fmnist"),
         DataConfig(name="fashion-mnist"),
         fmnist_train,
@@ -191,7 +200,7 @@ def test_training_evaluator_tracks_the_best_value(fmnist_train):
     assert resumed.best_value == 0.2  # recovered from metrics.csv rows
     assert resumed.due(20, 25) and resumed.due(25, 25) and not resumed.due(21, 25)
     with pytest.raises(MetricError, match="best_metric"):
-        E.TrainingEvaluator(
+        TrainingEvaluator(
             EvalConfig(every=10, best_metric="fid_inception"),
             DataConfig(name="fashion-mnist"),
             fmnist_train,
@@ -212,5 +221,5 @@ def test_nan_generator_output_is_an_error():
             return torch.full((len(z), 1, 28, 28), float("nan"))
 
     meta = {"model": {"z_dim": 4, "noise": "normal"}}
-    with pytest.raises(MetricError, match="NaN"):
-        E.sample_generator(Broken(), meta, 3, seed=0)
+    with pytest.raises(NonFiniteSamples, match="NaN"):
+        sample_generator(Broken(), meta, 3, seed=0)
