@@ -11,10 +11,10 @@ The exported generator (``generator.safetensors`` + ``generator.json``) is what 
 
 from __future__ import annotations
 
+import errno
 import json
-import os
 import re
-import tempfile
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from torch import nn
 
 from ganforge.config import Config, ConfigError, from_dict
 from ganforge.errors import GanforgeError
+from ganforge.files import atomic_write
 from ganforge.models import build_generator
 
 FORMAT_VERSION = 1
@@ -32,32 +33,6 @@ _NAME = re.compile(r"^step_(\d+)\.pt$")
 
 class CheckpointError(GanforgeError, ValueError):
     """A checkpoint or exported generator that is missing, corrupt or incompatible."""
-
-
-def atomic_write(path: Path, write) -> None:
-    """Call ``write(tmp_path)``, flush it to disk, then rename over ``path``.
-
-    A reader (or a crash, or ``kill -9``) sees either the old file or the complete new one,
-    never a half-written file.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def checkpoint_dir(run_dir: str | Path) -> Path:
@@ -81,7 +56,10 @@ def latest_checkpoint(run_dir: str | Path) -> Path | None:
 def save_checkpoint(run_dir: str | Path, payload: dict[str, Any], keep: int) -> Path:
     """Write ``payload`` as ``checkpoints/step_<step>.pt`` and keep only the ``keep`` newest."""
     path = checkpoint_dir(run_dir) / f"step_{payload['step']:07d}.pt"
-    atomic_write(path, lambda tmp: torch.save({"format": FORMAT_VERSION, **payload}, tmp))
+    try:
+        atomic_write(path, lambda tmp: torch.save({"format": FORMAT_VERSION, **payload}, tmp))
+    except OSError as err:  # disk full, quota, read-only: the earlier checkpoints are untouched
+        raise CheckpointError(_write_failure(run_dir, path, err)) from None
     for old in list_checkpoints(run_dir)[:-keep]:
         old.unlink(missing_ok=True)
     return path
@@ -94,15 +72,69 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise CheckpointError(f"no checkpoint at {path}")
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # truncated zip, foreign pickle, random bytes ...
+    except Exception as err:  # empty or truncated file, foreign pickle, random bytes ...
         raise CheckpointError(
-            f"checkpoint {path} is unreadable ({type(err).__name__}: "
-            f"{str(err).splitlines()[0][:120]}); delete it to resume from an "
-            "earlier one"
+            f"checkpoint {path} is unreadable ({_first_line(err)}); delete it to resume from an earlier one"
         ) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT_VERSION:
         raise CheckpointError(f"{path} is not a ganforge checkpoint of format {FORMAT_VERSION}")
     return payload
+
+
+def _first_line(err: BaseException) -> str:
+    """``Type: first line of the message`` even when the message is empty."""
+    lines = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {lines[0][:120]}" if lines else type(err).__name__
+
+
+def _write_failure(run_dir: str | Path, path: Path, err: OSError) -> str:
+    previous = [p for p in list_checkpoints(run_dir) if p != path]
+    kept = f"the previous checkpoint {previous[-1]} is intact" if previous else "no earlier checkpoint exists"
+    cause = "the disk is full" if err.errno in (errno.ENOSPC, errno.EDQUOT) else _first_line(err)
+    return f"cannot write checkpoint {path}: {cause}; {kept}. Free space, then resume the run"
+
+
+def load_latest_checkpoint(
+    run_dir: str | Path, map_location: str | torch.device = "cpu", quiet: bool = False
+) -> tuple[Path, dict[str, Any]]:
+    """The newest checkpoint of a run that loads, as ``(path, payload)``.
+
+    A damaged newest file (empty, truncated by a full disk, overwritten) is skipped for the
+    previous good one, with a line on stderr saying so (unless ``quiet``); when none loads,
+    the newest one's error is raised.
+    """
+    found = list_checkpoints(run_dir)
+    if not found:
+        raise CheckpointError(f"nothing to resume in {run_dir}: it has no checkpoints/")
+    first_error = None
+    for path in reversed(found):
+        try:
+            payload = load_checkpoint(path, map_location)
+        except CheckpointError as err:
+            first_error = first_error or err
+            continue
+        if first_error is not None and not quiet:
+            print(f"ganforge: {first_error}; resuming from {path.name} instead", file=sys.stderr)
+        return path, payload
+    raise first_error
+
+
+def saved_config(run_dir: str | Path) -> Config:
+    """The resolved config held by the run's newest good checkpoint (not ``config.yaml``, which
+    is only a copy for people to read). Tensors are memory-mapped, not read."""
+    found = list_checkpoints(run_dir)
+    for path in reversed(found):
+        try:
+            payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except Exception:  # damaged: load_latest_checkpoint will say so and skip it too
+            continue
+        if isinstance(payload, dict) and payload.get("format") == FORMAT_VERSION:
+            return checkpoint_config(payload, path)
+    raise CheckpointError(
+        f"nothing to resume in {run_dir}: it has no readable checkpoint in checkpoints/"
+        if found
+        else f"nothing to resume in {run_dir}: it has no checkpoints/"
+    )
 
 
 def checkpoint_config(payload: dict[str, Any], path: Path | str = "checkpoint") -> Config:

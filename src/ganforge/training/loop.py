@@ -21,14 +21,16 @@ from ganforge.checkpoint import (
     checkpoint_config,
     checkpoint_dir,
     latest_checkpoint,
-    load_checkpoint,
+    load_latest_checkpoint,
     save_checkpoint,
     save_generator,
 )
 from ganforge.config import Config, ConfigError
 from ganforge.data.batches import to_unit_range
 from ganforge.errors import GanforgeError
+from ganforge.files import remove_stale_temporaries
 from ganforge.metrics.evaluate import TrainingEvaluator
+from ganforge.runlock import hold
 from ganforge.training import distributed, fast
 from ganforge.training.log import MetricsLog, read_metrics
 from ganforge.training.state import TrainState, build_state
@@ -177,16 +179,26 @@ def train(
 ) -> TrainState:
     """Train (or, with ``resume``, continue) the run in ``cfg.run.dir``; returns the final state.
 
-    ``on_log(state, row)`` is called at every log row (lab and tests use it).
+    ``on_log(state, row)`` is called at every log row (lab and tests use it). The run stopped
+    early (Ctrl-C, SIGTERM) when the returned ``state.step`` is below ``train.steps``.
     """
+    # --- hardening: one writer per run folder (runlock.py); a killed writer's temporaries go.
+    with hold(cfg.run.dir):
+        remove_stale_temporaries(cfg.run.dir)
+        return _train(cfg, resume, on_log)
+
+
+def _train(cfg: Config, resume: bool, on_log) -> TrainState:
     run_dir = Path(cfg.run.dir)
     payload = None
     if resume:
-        path = latest_checkpoint(run_dir)
-        if path is None:
-            raise GanforgeError(f"nothing to resume in {run_dir}: it has no checkpoints/")
-        payload = load_checkpoint(path)
+        path, payload = load_latest_checkpoint(run_dir)  # a damaged newest one: the one before
         cfg = check_resume(checkpoint_config(payload, path), cfg)
+        if cfg.train.steps < payload["step"]:  # hardening: a run cannot go back
+            raise ConfigError(
+                f"train.steps={cfg.train.steps} is below step {payload['step']} that {path.name} "
+                f"reached; give train.steps >= {payload['step']} to resume"
+            )
     elif latest_checkpoint(run_dir) is not None:
         raise GanforgeError(
             f"{run_dir} already holds a run; continue it with "
