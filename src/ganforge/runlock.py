@@ -48,8 +48,11 @@ def hold(run_dir: str | Path) -> Iterator[None]:
         yield
         return
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    handle = open(run_dir / LOCK_NAME, "a+")
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(run_dir / LOCK_NAME, "a+")
+    except OSError as err:
+        raise GanforgeError(f"cannot use run.dir={run_dir}: {err.strerror}") from None
     try:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
