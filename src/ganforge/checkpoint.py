@@ -116,13 +116,19 @@ def load_latest_checkpoint(
         if first_error is not None and not quiet:
             print(f"ganforge: {first_error}; resuming from {path.name} instead", file=sys.stderr)
         return path, payload
-    raise first_error
+    if len(found) == 1:
+        raise first_error
+    raise CheckpointError(
+        f"none of the {len(found)} checkpoints of {run_dir} is readable; newest: {first_error}"
+    )
 
 
 def saved_config(run_dir: str | Path) -> Config:
     """The resolved config held by the run's newest good checkpoint (not ``config.yaml``, which
     is only a copy for people to read). Tensors are memory-mapped, not read."""
     found = list_checkpoints(run_dir)
+    if not found:
+        raise CheckpointError(f"nothing to resume in {run_dir}: it has no checkpoints/")
     for path in reversed(found):
         try:
             payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
@@ -130,11 +136,7 @@ def saved_config(run_dir: str | Path) -> Config:
             continue
         if isinstance(payload, dict) and payload.get("format") == FORMAT_VERSION:
             return checkpoint_config(payload, path)
-    raise CheckpointError(
-        f"nothing to resume in {run_dir}: it has no readable checkpoint in checkpoints/"
-        if found
-        else f"nothing to resume in {run_dir}: it has no checkpoints/"
-    )
+    return checkpoint_config(load_latest_checkpoint(run_dir, quiet=True)[1])  # raises the clear error
 
 
 def checkpoint_config(payload: dict[str, Any], path: Path | str = "checkpoint") -> Config:

@@ -146,3 +146,14 @@ def test_an_interrupted_run_exits_with_its_own_code(tmp_path):
     assert process.returncode == EXIT_STOPPED == 75, err
     assert "checkpoint written" in err
     assert load_checkpoint(latest_checkpoint(run))["step"] < 1_000_000
+
+
+def test_no_readable_checkpoint_is_one_line(tmp_path, tiny_digits, capsys):
+    run = tmp_path / "r"
+    train(tiny_digits(run, "train.steps=20"))
+    for path in list_checkpoints(run):
+        path.write_bytes(b"")
+    assert run_cli("train", "--resume", str(run), "--set", "train.steps=30") == 2
+    err = capsys.readouterr().err
+    assert "none of the 2 checkpoints" in err and "step_0000020.pt is unreadable" in err
+    assert err.count("\n") == 1
