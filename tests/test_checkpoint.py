@@ -74,3 +74,23 @@ def test_generator_round_trip_and_errors(tmp_path):
     (tmp_path / "generator.json").write_text(json.dumps({**meta, "data_shape": [1, 32, 32]}))
     with pytest.raises(CheckpointError, match="cannot rebuild the generator"):
         load_generator(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"g_width": 30000}, "model.g_width=30000 is too large"),  # the tester's 3.9 GB, 13 s
+        (
+            {"name": "mlp", "g_width": 12000, "hidden_layers": 4},
+            "G would have 441,552,784 parameters",
+        ),  # in bounds
+    ],
+)
+def test_an_absurd_generator_json_is_refused_before_allocating(tmp_path, change, message):
+    cfg = ModelConfig(name="dcgan", z_dim=8, g_width=4, d_width=4)
+    G, _ = build_models(cfg, (1, 28, 28))
+    meta = {"model": vars(cfg), "data_shape": [1, 28, 28], "step": 3}
+    save_generator(tmp_path, G, meta)
+    (tmp_path / "generator.json").write_text(json.dumps({**meta, "model": {**vars(cfg), **change}}))
+    with pytest.raises(CheckpointError, match=f"cannot rebuild the generator.*{message}"):
+        load_generator(tmp_path)

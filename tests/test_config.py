@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from ganforge.config import Config, ConfigError, from_dict, load_config, parse_override
@@ -92,3 +94,62 @@ def test_every_field_says_whether_a_resume_may_change_it():
     # where and how fast a run goes may change; what it trains may not
     assert is_resumable("train", "steps") and is_resumable("eval", "metrics")
     assert not is_resumable("model", "z_dim") and not is_resumable("train", "lr_g")
+
+
+# --- hostile YAML (issue 13, items 7 and 8) -------------------------------------------------
+
+# The "billion laughs": 9 levels of 10 references each expand to 10**9 strings (1.2 KB on disk).
+BOMB = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 10)}]\n" for i in range(8)
+)
+
+
+def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path):
+    path = tmp_path / "bomb.yaml"
+    path.write_text("run: {seed: 1}\n" + BOMB)
+    assert len(path.read_bytes()) < 1500
+    with pytest.raises(ConfigError, match=r"aliases \(\*name\) are not allowed .*line 3"):
+        load_config(path)
+
+
+def test_aliases_are_refused_in_set_values_too():
+    with pytest.raises(ConfigError, match="aliases"):
+        load_config(None, ["train.steps=[&x 1, *x]"])
+
+
+def test_a_run_folders_config_yaml_bomb_is_not_expanded_by_the_lab(tmp_path):
+    from ganforge.lab.runview import RunView
+
+    (tmp_path / "config.yaml").write_text(BOMB)
+    assert RunView(tmp_path).config() == {}
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ("train:\n  steps: 3\n".encode("utf-16"), "looks like UTF-16 text; save it as UTF-8"),
+        (b"train:\n  steps: 3 \xff\xfe\n", "is not UTF-8 text (bad byte at offset 18)"),
+        (b"train:\n  steps: 3\n" + b"#" * (1 << 20), "larger than"),
+    ],
+)
+def test_files_that_are_not_utf8_yaml_are_one_line(tmp_path, data, message):
+    path = tmp_path / "c.yaml"
+    path.write_bytes(data)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(path)
+
+
+def test_a_utf8_bom_is_fine(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_bytes("train:\n  steps: 3\n".encode("utf-8-sig"))
+    assert load_config(path).train.steps == 3
+
+
+@pytest.mark.parametrize(
+    "setting",
+    ["model.z_dim=100000000", "model.g_width=10000000", "data.image_size=100000", "train.grid_size=10**9"],
+)
+def test_sizes_have_upper_bounds(setting):
+    setting = setting.replace("10**9", str(10**9))
+    with pytest.raises(ConfigError, match="is too large; the limit is"):
+        load_config(None, [setting])

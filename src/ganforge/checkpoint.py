@@ -13,8 +13,10 @@ The exported generator (``generator.safetensors`` + ``generator.json``) is what 
 
 from __future__ import annotations
 
+import errno
 import json
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -58,10 +60,14 @@ def save_checkpoint(run_dir: str | Path, payload: dict[str, Any], keep: int = 1,
 
     ``which="step"``: ``checkpoints/step_<step>.pt``, keeping only the ``keep`` newest of them.
     ``which="best"`` (or any other name): ``checkpoints/<which>.pt``, outside the rotation.
+    A failed write (disk full, quota, read-only) is a CheckpointError; earlier checkpoints stay.
     """
     folder = checkpoint_dir(run_dir)
     path = folder / (f"step_{payload['step']:07d}.pt" if which == "step" else f"{which}.pt")
-    atomic_write(path, lambda tmp: torch.save({"format": FORMAT_VERSION, **payload}, tmp))
+    try:
+        atomic_write(path, lambda tmp: torch.save({"format": FORMAT_VERSION, **payload}, tmp))
+    except OSError as err:
+        raise CheckpointError(_write_failure(run_dir, path, err)) from None
     if which == "step":
         for old in list_checkpoints(run_dir)[:-keep]:
             old.unlink(missing_ok=True)
@@ -75,11 +81,9 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise CheckpointError(f"no checkpoint at {path}")
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # truncated zip, foreign pickle, random bytes ...
+    except Exception as err:  # empty or truncated file, foreign pickle, random bytes ...
         raise CheckpointError(
-            f"checkpoint {path} is unreadable ({type(err).__name__}: "
-            f"{str(err).splitlines()[0][:120]}); delete it to resume from an "
-            "earlier one"
+            f"checkpoint {path} is unreadable ({_first_line(err)}); delete it to resume from an earlier one"
         ) from None
     _check_format(payload, path)
     return payload
@@ -95,6 +99,64 @@ def _check_format(payload: Any, path: Path) -> None:
             f"{path} was made by {by} ganforge (checkpoint format {made}; this version reads "
             f"format {FORMAT_VERSION}): resume it with the ganforge that wrote it"
         )
+
+
+def _first_line(err: BaseException) -> str:
+    """``Type: first line of the message`` even when the message is empty."""
+    lines = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {lines[0][:120]}" if lines else type(err).__name__
+
+
+def _write_failure(run_dir: str | Path, path: Path, err: OSError) -> str:
+    previous = [p for p in list_checkpoints(run_dir) if p != path]
+    kept = f"the previous checkpoint {previous[-1]} is intact" if previous else "no earlier checkpoint exists"
+    cause = "the disk is full" if err.errno in (errno.ENOSPC, errno.EDQUOT) else _first_line(err)
+    return f"cannot write checkpoint {path}: {cause}; {kept}. Free space, then resume the run"
+
+
+def load_latest_checkpoint(
+    run_dir: str | Path, map_location: str | torch.device = "cpu", quiet: bool = False
+) -> tuple[Path, dict[str, Any]]:
+    """The newest checkpoint of a run that loads, as ``(path, payload)``.
+
+    A damaged newest file (empty, truncated by a full disk, overwritten) is skipped for the
+    previous good one, with a line on stderr saying so (unless ``quiet``); when none loads,
+    the newest one's error is raised.
+    """
+    found = list_checkpoints(run_dir)
+    if not found:
+        raise CheckpointError(f"nothing to resume in {run_dir}: it has no checkpoints/")
+    first_error = None
+    for path in reversed(found):
+        try:
+            payload = load_checkpoint(path, map_location)
+        except CheckpointError as err:
+            first_error = first_error or err
+            continue
+        if first_error is not None and not quiet:
+            print(f"ganforge: {first_error}; resuming from {path.name} instead", file=sys.stderr)
+        return path, payload
+    if len(found) == 1:
+        raise first_error
+    raise CheckpointError(
+        f"none of the {len(found)} checkpoints of {run_dir} is readable; newest: {first_error}"
+    )
+
+
+def saved_config(run_dir: str | Path) -> Config:
+    """The resolved config held by the run's newest good checkpoint (not ``config.yaml``, which
+    is only a copy for people to read). Tensors are memory-mapped, not read."""
+    found = list_checkpoints(run_dir)
+    if not found:
+        raise CheckpointError(f"nothing to resume in {run_dir}: it has no checkpoints/")
+    for path in reversed(found):
+        try:
+            payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except Exception:  # damaged: load_latest_checkpoint will say so and skip it too
+            continue
+        if isinstance(payload, dict) and payload.get("format") == FORMAT_VERSION:
+            return checkpoint_config(payload, path)
+    return checkpoint_config(load_latest_checkpoint(run_dir, quiet=True)[1])  # raises the clear error
 
 
 def checkpoint_config(payload: dict[str, Any], path: Path | str = "checkpoint") -> Config:

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from ganforge.errors import GanforgeError
+from ganforge.files import atomic_write
 
 
 class ConfigError(GanforgeError, ValueError):
@@ -157,7 +158,55 @@ class Config:
         return dataclasses.asdict(self)
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+        """Write the resolved config as YAML, atomically (readers never see it half-written)."""
+        text = yaml.safe_dump(self.to_dict(), sort_keys=False)
+        atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+
+# --- reading YAML -----------------------------------------------------------------------
+# Every YAML ganforge reads (presets, run folders' config.yaml, --set values) goes through
+# read_yaml / parse_yaml. Aliases are refused: a few hundred bytes of nested `*a` references
+# expand to gigabytes (the "billion laughs"), and a config never needs them.
+MAX_YAML_BYTES = 1 << 20  # a config is a few KB; anything this large is not one
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise ConfigError(
+                f"YAML aliases (*name) are not allowed in a ganforge config (line {mark.line + 1}); "
+                "write the values out"
+            )
+        return super().compose_node(parent, index)
+
+
+def parse_yaml(text: str, origin: str = "config") -> Any:
+    """YAML text -> Python values with the safe loader, aliases refused (ConfigError)."""
+    if len(text) > MAX_YAML_BYTES:
+        raise ConfigError(f"{origin} is {len(text)} characters; a config is at most {MAX_YAML_BYTES}")
+    try:
+        return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 (a SafeLoader subclass)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{origin} is not valid YAML: {' '.join(str(err).split())}") from None
+
+
+def read_yaml(path: str | Path) -> Any:
+    """A YAML file -> Python values; too large, not UTF-8, not YAML or with aliases: ConfigError."""
+    path = Path(path)
+    with open(path, "rb") as handle:
+        data = handle.read(MAX_YAML_BYTES + 1)
+    if len(data) > MAX_YAML_BYTES:
+        raise ConfigError(f"{path} is larger than {MAX_YAML_BYTES} bytes; a config is a few KB")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data[:64]:
+        raise ConfigError(f"{path} looks like UTF-16 text; save it as UTF-8")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"{path} is not UTF-8 text (bad byte at offset {err.start}); save it as UTF-8"
+        ) from None
+    return parse_yaml(text, str(path))
 
 
 def _section_names() -> tuple[str, ...]:
@@ -174,7 +223,7 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
             return None
         raise ConfigError(f"{where} may not be empty; give a {base.__name__}")
     if isinstance(value, str) and base is not str:
-        value = yaml.safe_load(value)
+        value = parse_yaml(value, where)
     if base is bool:
         if isinstance(value, bool):
             return value
@@ -236,11 +285,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Co
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"config file {path} does not exist; presets live in configs/")
-        try:
-            values = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as err:
-            raise ConfigError(f"{path} is not valid YAML: {err}") from None
-        update(cfg, values, origin=str(path))
+        update(cfg, read_yaml(path) or {}, origin=str(path))
     for text in overrides:
         update(cfg, parse_override(text), origin=f"--set {text}")
     validate(cfg)
@@ -266,6 +311,7 @@ def validate(cfg: Config) -> None:
     for name, value in positive.items():
         if value <= 0:
             raise ConfigError(f"{name} must be positive, got {value}")
+    _check_upper_bounds(cfg)
     for name in ("lr_g", "lr_d"):
         if not 0 < getattr(cfg.train, name) < 1:
             raise ConfigError(f"train.{name} must be in (0, 1), got {getattr(cfg.train, name)}")
@@ -295,6 +341,30 @@ def validate(cfg: Config) -> None:
         )
     if cfg.eval.n < 2:
         raise ConfigError(f"eval.n must be at least 2 samples, got {cfg.eval.n}")
+
+
+# Upper bounds checked before anything is allocated: far above any model or batch this toolkit
+# trains, far below what would exhaust memory on the way to an out-of-memory traceback.
+# (models.check_size then bounds the parameter count the combination of sizes gives.)
+UPPER_BOUNDS = {
+    "model.z_dim": 16_384,
+    "model.g_width": 16_384,
+    "model.d_width": 16_384,
+    "model.hidden_layers": 64,
+    "model.num_classes": 100_000,
+    "data.image_size": 2_048,
+    "data.n_points": 100_000_000,
+    "train.batch_size": 1_048_576,
+    "train.grid_size": 4_096,
+}
+
+
+def _check_upper_bounds(cfg: Config) -> None:
+    for name, limit in UPPER_BOUNDS.items():
+        section, key = name.split(".")
+        value = getattr(getattr(cfg, section), key)
+        if value is not None and value > limit:
+            raise ConfigError(f"{name}={value} is too large; the limit is {limit:,}")
 
 
 def from_dict(values: dict[str, Any]) -> Config:

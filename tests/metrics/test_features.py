@@ -13,10 +13,10 @@ import torch
 from ganforge.cli import main
 from ganforge.config import DataConfig
 from ganforge.data import DataError, load_dataset
+from ganforge.files import file_sha256
 from ganforge.metrics import classifier as ev
 from ganforge.metrics.errors import MetricError
 from ganforge.metrics.features import get_feature_network
-from ganforge.files import file_sha256
 
 
 @pytest.fixture(autouse=True)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from ganforge.config import load_config, parse_override, update, validate
 
-from ganforge.config import load_config
+# Exit code of a run stopped early by Ctrl-C or SIGTERM after writing its checkpoint: sysexits'
+# EX_TEMPFAIL ("try again later"), which is what it means: `train --resume` continues it. It
+# differs from 0 (finished), 2 (an error) and 130 (a second Ctrl-C: stopped mid-iteration).
+EXIT_STOPPED = 75
 
 
 def add_parser(subparsers):
@@ -31,15 +34,15 @@ def run(args) -> int:
     from ganforge.training import train
 
     if args.resume:
-        saved = Path(args.resume) / "config.yaml"
-        cfg = load_config(saved if saved.exists() else None, [*args.overrides, f"run.dir={args.resume}"])
+        cfg = _resume_config(args.resume, args.overrides)
         if args.config:
             print("ganforge: --config is ignored with --resume (the run keeps its own config)")
     else:
         cfg = load_config(args.config, args.overrides)
     state = train(cfg, resume=bool(args.resume))
+    code = EXIT_STOPPED if state.step < state.cfg.train.steps else 0
     if not state.dist.is_main:  # under torchrun, rank 0 reports for everyone
-        return 0
+        return code
     rate = state.step / max(state.elapsed_seconds, 1e-9)
     exports = ", ".join(
         "generator.safetensors" if k == "generator" else f"generator-{k}.safetensors"
@@ -50,4 +53,16 @@ def run(args) -> int:
         f"Outputs in {state.run_dir}/: samples/, curves.png, metrics.csv, checkpoints/, "
         f"{exports}"
     )
-    return 0
+    return code
+
+
+def _resume_config(run_dir: str, overrides: list[str]):
+    """The config the checkpoint holds (the whole resolved config; ``config.yaml`` is a copy
+    for people), with the ``--set`` overrides; train() refuses those a resume may not change."""
+    from ganforge.checkpoint import saved_config
+
+    cfg = saved_config(run_dir)
+    for text in [*overrides, f"run.dir={run_dir}"]:
+        update(cfg, parse_override(text), origin=f"--set {text}")
+    validate(cfg)
+    return cfg

@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 
 from ganforge.checkpoint import (
     CheckpointError,
@@ -31,6 +30,7 @@ from ganforge.checkpoint import (
     load_checkpoint,
     load_generator,
 )
+from ganforge.config import ConfigError, read_yaml
 from ganforge.data import load_dataset
 from ganforge.data.batches import to_unit_range
 from ganforge.errors import GanforgeError
@@ -214,9 +214,10 @@ class RunView:
         if not path.is_file():
             return {}
         try:
-            return yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError:
+            values = read_yaml(path) or {}  # hardening: aliases (YAML bombs) refused, size bounded
+        except (ConfigError, OSError):
             return {}
+        return values if isinstance(values, dict) else {}
 
     def probabilistic(self) -> bool:
         loss = self.config().get("train", {}).get("loss", "nonsaturating")

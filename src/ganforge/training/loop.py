@@ -20,12 +20,14 @@ from tqdm import tqdm
 from ganforge.checkpoint import (
     checkpoint_config,
     latest_checkpoint,
-    load_checkpoint,
+    load_latest_checkpoint,
     save_checkpoint,
     save_generator,
 )
 from ganforge.config import Config, ConfigError, is_resumable
 from ganforge.errors import GanforgeError
+from ganforge.files import remove_stale_temporaries
+from ganforge.runlock import hold
 from ganforge.training import distributed, runners, speed
 from ganforge.training.log import MetricsLog, read_metrics
 from ganforge.training.scoring import scorer_for
@@ -263,10 +265,14 @@ def open_run(cfg: Config, resume: bool) -> TrainState:
                 f"`ganforge train --resume {run_dir}` or set run.dir elsewhere"
             )
         return build_state(cfg)
-    if found is None:
-        raise GanforgeError(f"nothing to resume in {run_dir}: it has no checkpoints/")
-    payload = load_checkpoint(found)
-    state = build_state(check_resume(checkpoint_config(payload, found), cfg))
+    path, payload = load_latest_checkpoint(run_dir)  # a damaged newest one: the one before
+    cfg = check_resume(checkpoint_config(payload, path), cfg)
+    if cfg.train.steps < payload["step"]:  # a run cannot go back
+        raise ConfigError(
+            f"train.steps={cfg.train.steps} is below step {payload['step']} that {path.name} "
+            f"reached; give train.steps >= {payload['step']} to resume"
+        )
+    state = build_state(cfg)
     state.restore(payload)
     return state
 
@@ -295,11 +301,16 @@ def run_schedule(book: RunBook, stop: _StopRequest) -> bool:
 def train(cfg: Config, resume: bool = False, on_log: OnLog | None = None) -> TrainState:
     """Train (or, with ``resume``, continue) the run in ``cfg.run.dir``; returns the final state.
 
-    ``on_log(state, row)`` is called at every log row (lab and tests use it).
+    ``on_log(state, row)`` is called at every log row (lab and tests use it). The run was
+    stopped early (Ctrl-C, SIGTERM) when the returned ``state.step`` is below ``train.steps``.
+    One writer per run folder: the lock (runlock.py) is held throughout, and the temporaries
+    of a killed writer are removed under it.
     """
-    state = open_run(cfg, resume)
-    book = RunBook(state, on_log)
-    with _StopRequest() as stop:
-        stopping = run_schedule(book, stop)
-    book.finish(stopping)
+    with hold(cfg.run.dir):
+        remove_stale_temporaries(cfg.run.dir)
+        state = open_run(cfg, resume)
+        book = RunBook(state, on_log)
+        with _StopRequest() as stop:
+            stopping = run_schedule(book, stop)
+        book.finish(stopping)
     return state
