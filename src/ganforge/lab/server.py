@@ -203,6 +203,10 @@ class LabConnection:
             except ProtocolError as err:
                 await self.send_error(str(err))
                 continue
+            except Exception as err:  # a check we did not foresee: answer, never drop the page
+                log.warning("lab message refused by an unexpected error", exc_info=err)
+                await self.send_error(f"message refused ({type(err).__name__}); see the lab's log")
+                continue
             if command["type"] == "ack":
                 self.acked = max(self.acked, min(command["seq"], self.seq - 1))
                 continue
