@@ -345,22 +345,44 @@ async def lab_socket(ws: WebSocket) -> None:
 # --- image mode: read-only routes over a run folder ------------------------------------------
 
 
+def _answer_errors(handler, error_status: int = 409):
+    """Route wrapper: ganforge's own errors become ``{"error": message}`` with
+    ``error_status``; anything else is logged with its traceback
+    and answered 500 with one short line, never a traceback page."""
+
+    @functools.wraps(handler)
+    async def route(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except GanforgeError as err:
+            return JSONResponse({"error": str(err)}, status_code=error_status)
+        except Exception as err:
+            return _internal_error(request, err)
+
+    return route
+
+
+def _internal_error(request: Request, err: Exception) -> Response:
+    log.error("lab: %s %s failed", request.method, request.url.path, exc_info=err)
+    first = (str(err).splitlines() or [""])[0][:160]
+    message = f"internal error: {type(err).__name__}: {first} (details in the lab's log)"
+    return JSONResponse({"error": message}, status_code=500)
+
+
+async def _unexpected(request: Request, err: Exception) -> Response:
+    """App-wide handler for the routes without their own wrapper (pages, static files)."""
+    return _internal_error(request, err)
+
+
 def _run_routes(run_view) -> list[Route]:
     async def summary(request: Request) -> Response:
         return JSONResponse(await request.app.state.lab.work(run_view.summary))
 
     async def sample(request: Request) -> Response:
-        try:
-            path = run_view.sample_path(request.path_params["name"])
-        except GanforgeError as err:
-            return JSONResponse({"error": str(err)}, status_code=404)
-        return FileResponse(path, media_type="image/png")
+        return FileResponse(run_view.sample_path(request.path_params["name"]), media_type="image/png")
 
     async def diagnostics(request: Request) -> Response:
-        try:
-            return JSONResponse(await request.app.state.lab.work(run_view.diagnostics))
-        except GanforgeError as err:
-            return JSONResponse({"error": str(err)}, status_code=409)
+        return JSONResponse(await request.app.state.lab.work(run_view.diagnostics))
 
     async def walk(request: Request) -> Response:
         try:
@@ -369,17 +391,14 @@ def _run_routes(run_view) -> list[Route]:
             t = float("nan")
         if not 0 <= t <= 1:
             return JSONResponse({"error": "t must be a number in [0, 1]"}, status_code=400)
-        try:
-            png = await request.app.state.lab.work(run_view.walk_png, t)
-        except GanforgeError as err:
-            return JSONResponse({"error": str(err)}, status_code=409)
+        png = await request.app.state.lab.work(run_view.walk_png, t)
         return Response(png, media_type="image/png")
 
     return [
-        Route("/api/run", summary),
-        Route("/api/run/samples/{name}", sample),
-        Route("/api/run/diagnostics", diagnostics),
-        Route("/api/run/walk", walk),
+        Route("/api/run", _answer_errors(summary)),
+        Route("/api/run/samples/{name}", _answer_errors(sample, error_status=404)),
+        Route("/api/run/diagnostics", _answer_errors(diagnostics)),
+        Route("/api/run/walk", _answer_errors(walk)),
     ]
 
 
@@ -443,6 +462,8 @@ def create_app(
     if run_view is not None:
         routes += _run_routes(run_view)
     middleware = [Middleware(LoopbackHostOnly)] if loopback_only else []
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
+    app = Starlette(
+        routes=routes, lifespan=lifespan, middleware=middleware, exception_handlers={Exception: _unexpected}
+    )
     app.state.lab = server
     return app
