@@ -1,5 +1,6 @@
 """Image mode: alarms from metrics.csv, live diagnostics from a checkpoint, read-only routes."""
 
+import json
 import logging
 import math
 import os
@@ -11,12 +12,11 @@ from starlette.testclient import TestClient
 
 from ganforge.config import ModelConfig
 from ganforge.lab import server as lab_server
+from ganforge.lab.alarms import D_WINS_FAKE, find_alarms
 from ganforge.lab.runview import (
-    D_WINS_FAKE,
     DIAGNOSTIC_BATCH,
     RunView,
     RunViewError,
-    find_alarms,
     read_metrics_tolerant,
 )
 from ganforge.lab.server import create_app
@@ -226,3 +226,21 @@ def test_a_damaged_checkpoint_is_answered_not_raised(digits_run, tmp_path):
     with TestClient(create_app(run_dir=copy), raise_server_exceptions=False) as client:
         response = client.get("/api/run/diagnostics")
     assert response.status_code in (409, 500) and set(response.json()) == {"error"}
+
+
+def test_summary_says_which_way_each_score_is_better_and_which_chose_generator_best(tmp_path):
+    (tmp_path / "metrics.csv").write_text(
+        "step,d_loss,g_loss,gp,fid_fmnist,kid_fmnist,modes_covered\n"
+        "10,1,1,0.1,,,\n20,1,1,0.1,30.5,0.02,3\n30,1,1,0.1,,,\n40,1,1,0.1,18.0,0.01,8\n"
+    )
+    view = RunView(tmp_path)
+    scores = view.summary()["scores"]
+    assert scores == {
+        "directions": {"fid_fmnist": "lower", "kid_fmnist": "lower", "modes_covered": "higher"},
+        "best": None,
+    }
+    best = {"metric": "fid_fmnist", "value": 18.0, "step": 40, "protocol": {}}
+    (tmp_path / "generator-best.json").write_text(json.dumps({"eval": best}))
+    assert view.summary()["scores"]["best"] == {"metric": "fid_fmnist", "step": 40, "value": 18.0}
+    (tmp_path / "generator-best.json").write_text("{not json")  # being replaced: no best, no error
+    assert view.summary()["scores"]["best"] is None

@@ -36,6 +36,7 @@ from ganforge.checkpoint import (
 from ganforge.data import load_dataset
 from ganforge.data.batches import to_unit_range
 from ganforge.errors import GanforgeError
+from ganforge.lab.alarms import diagnostic_alarms, find_alarms
 from ganforge.losses import LOSSES, class_cross_entropy, get_loss
 from ganforge.metrics.evaluate import metric_direction
 from ganforge.models import build_models, is_conditional
@@ -52,13 +53,6 @@ WALK_ROWS = 8  # images in the latent-walk strip (points runs: WALK_POINTS point
 WALK_POINTS = 512
 WALK_SEED = 1234  # the walk's two noise endpoints are fixed, so the slider is repeatable
 
-# Alarm thresholds (heuristics; each alarm says which numbers tripped it).
-D_WINS_FAKE = 0.05  # mean D(G(z)) below this over the recent window: D rejects every fake
-EXPLODING_RATIO = 50.0  # recent |loss| this many times the run's median |loss| ...
-EXPLODING_FLOOR = 10.0  # ... and above this absolute size
-GRAD_NORM_LIMIT = 1e3  # total gradient norm above this: exploding
-COLLAPSE_DIVERSITY = 0.25  # fake pairwise distance / real pairwise distance below this
-COVERAGE_COLUMNS = ("modes_covered", "recall", "coverage", "class_coverage")
 # metrics.csv columns of the training loop itself; every other column is an evaluation score
 # (eval.every) or a loss term such as gp or d_aux.
 LOSS_COLUMNS = {
@@ -96,87 +90,6 @@ def read_metrics_tolerant(path: Path, tries: int = 3) -> dict[str, list[float]] 
             if attempt < tries - 1:
                 time.sleep(0.05)
     return None
-
-
-def _alarm(kind: str, title: str, detail: str, level: str = "error") -> dict[str, str]:
-    return {"kind": kind, "level": level, "title": title, "detail": detail}
-
-
-def _slope(values: np.ndarray) -> float:
-    if len(values) < 2:
-        return 0.0
-    return float(np.polyfit(np.arange(len(values)), values, 1)[0])
-
-
-def find_alarms(metrics: dict[str, list[float]], probabilistic: bool) -> list[dict[str, str]]:
-    """Known failure modes visible in metrics.csv columns (step, d_loss, g_loss, d_fake, ...).
-
-    * divergence: a NaN/inf loss, or recent losses EXPLODING_RATIO times the run's median;
-    * D winning outright (BCE losses): mean D(G(z)) < D_WINS_FAKE over the last fifth of
-      the rows while G's loss is not falling;
-    * mode collapse: a coverage column (``modes_covered``, ``recall``, ...) fell below half
-      its best value.
-    """
-    alarms = []
-    steps = metrics.get("step", [])
-    rows = len(steps)
-    if rows == 0:
-        return alarms
-    window = slice(rows - max(3, rows // 5), rows)
-    for name in ("d_loss", "g_loss"):
-        values = np.asarray(metrics.get(name, []), dtype=float)
-        if len(values) == 0:
-            continue
-        bad = ~np.isfinite(values)
-        if bad.any():
-            first = int(steps[int(np.argmax(bad))])
-            alarms.append(
-                _alarm(
-                    "divergence",
-                    f"{name} is NaN/inf",
-                    f"first non-finite {name} at step {first}: training diverged",
-                )
-            )
-            continue
-        scale = float(np.median(np.abs(values))) + 1e-3
-        recent = float(np.abs(values[window]).max())
-        if rows >= 10 and recent > EXPLODING_FLOOR and recent > EXPLODING_RATIO * scale:
-            alarms.append(
-                _alarm(
-                    "divergence",
-                    f"{name} is exploding",
-                    f"recent |{name}| reaches {recent:.3g}, {recent / scale:.0f}x the run's median",
-                )
-            )
-    d_fake = np.asarray(metrics.get("d_fake", []), dtype=float)
-    g_loss = np.asarray(metrics.get("g_loss", []), dtype=float)
-    if probabilistic and len(d_fake) == rows and len(g_loss) == rows and rows >= 3:
-        recent_fake = float(np.nanmean(d_fake[window]))
-        if recent_fake < D_WINS_FAKE and _slope(g_loss[window]) >= 0:
-            alarms.append(
-                _alarm(
-                    "d_wins",
-                    "D is winning outright",
-                    f"mean D(G(z)) = {recent_fake:.3f} over the last "
-                    f"{window.stop - window.start} rows and G's loss is not falling:"
-                    " G gets almost no signal (try the non-saturating loss, a lower"
-                    " lr_d or fewer D steps)",
-                )
-            )
-    for name in COVERAGE_COLUMNS:
-        values = np.asarray(metrics.get(name, []), dtype=float)
-        values = values[np.isfinite(values)]
-        if len(values) >= 2 and values.max() > 0 and values[-1] < 0.5 * values.max():
-            alarms.append(
-                _alarm(
-                    "mode_collapse",
-                    f"{name} collapsed",
-                    f"{name} fell to {values[-1]:.3g} from a best of "
-                    f"{values.max():.3g}: G covers less of the data than it did",
-                    level="warning",
-                )
-            )
-    return alarms
 
 
 def _histogram(groups: dict[str, np.ndarray]) -> dict[str, Any]:
@@ -456,53 +369,10 @@ class RunView:
             "real_available": real.images is not None,
             **_measure(G, D, cfg, z, fake_labels, real),
         }
-        result["alarms"] = self._diagnostic_alarms(result)
+        result["alarms"] = diagnostic_alarms(result)
         with self._lock:
             self._diagnostics = (key, result)
         return result
-
-    @staticmethod
-    def _diagnostic_alarms(result: dict[str, Any]) -> list[dict[str, str]]:
-        alarms = []
-        for net in ("d", "g"):
-            total = result.get(f"{net}_total")
-            if total is None:
-                continue
-            if not math.isfinite(total):
-                alarms.append(
-                    _alarm(
-                        "divergence",
-                        f"{net.upper()}'s gradients are NaN/inf",
-                        "the networks have diverged; resume from an earlier "
-                        "checkpoint with lower learning rates",
-                    )
-                )
-            elif total > GRAD_NORM_LIMIT:
-                alarms.append(
-                    _alarm(
-                        "divergence",
-                        f"{net.upper()}'s gradients are exploding",
-                        f"total gradient norm {total:.3g} > {GRAD_NORM_LIMIT:g}",
-                    )
-                )
-            if not math.isfinite(total):
-                result[f"{net}_total"] = None
-                for entry in result[f"{net}_norms"]:
-                    entry["norm"] = entry["norm"] if math.isfinite(entry["norm"]) else None
-        diversity = result.get("diversity")
-        if diversity and diversity["real"] > 0:
-            ratio = diversity["fake"] / diversity["real"]
-            if ratio < COLLAPSE_DIVERSITY:
-                alarms.append(
-                    _alarm(
-                        "mode_collapse",
-                        "generated samples look alike",
-                        f"their mean pairwise distance is {ratio:.2f}x that of real "
-                        "samples: likely mode collapse",
-                        level="warning",
-                    )
-                )
-        return alarms
 
     # --- latent walk --------------------------------------------------------------------------
 
