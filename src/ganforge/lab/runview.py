@@ -121,6 +121,23 @@ def _mean_pairwise_distance(x: torch.Tensor) -> float:
     return float(torch.pdist(flat).mean()) if len(flat) > 1 else 0.0
 
 
+MAX_INFO_BYTES = 1 << 20  # a generator.json is a few KB; a bigger one is not read on every poll
+
+
+def _generator_info(run_dir: Path, which: str) -> dict[str, Any]:
+    """An exported generator's metadata (``generator.json`` / ``generator-best.json``).
+
+    Raises OSError, ValueError or TypeError when it is missing, oversized or being replaced.
+    """
+    path = generator_paths(run_dir, which)[1]
+    if path.stat().st_size > MAX_INFO_BYTES:
+        raise ValueError(f"{path} is larger than {MAX_INFO_BYTES} bytes")
+    info = json.loads(path.read_text())
+    if not isinstance(info, dict):
+        raise TypeError(f"{path} does not hold a JSON object")
+    return info
+
+
 def _direction(column: str) -> str:
     """``"lower"`` or ``"higher"``: which way an evaluation score column is better."""
     return "lower" if metric_direction(column) < 0 else "higher"
@@ -245,7 +262,7 @@ class RunView:
         directions = {name: _direction(name) for name in metrics if name not in LOSS_COLUMNS}
         best = None
         with contextlib.suppress(OSError, ValueError, TypeError, KeyError):  # absent, or being replaced
-            chosen = json.loads(generator_paths(self.run_dir, "best")[1].read_text())["eval"]
+            chosen = _generator_info(self.run_dir, "best")["eval"]
             best = {"metric": str(chosen["metric"]), "step": int(chosen["step"])}
             best["value"] = float(chosen["value"])
             directions.setdefault(best["metric"], _direction(best["metric"]))
@@ -323,7 +340,7 @@ class RunView:
         found = [payload.get("num_classes"), cfg.model.num_classes]
         for which in ("last", "best"):
             with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
-                found.append(json.loads(generator_paths(self.run_dir, which)[1].read_text())["num_classes"])
+                found.append(_generator_info(self.run_dir, which)["num_classes"])
         found.append(real.num_classes)
         for value in found:
             if isinstance(value, int) and value >= 2:

@@ -402,6 +402,43 @@ def _run_routes(run_view) -> list[Route]:
     ]
 
 
+def _lifespan(server: LabServer, torch_threads: int | None):
+    """Set torch's thread count while the app runs; stop the worker pool when it ends."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        previous = torch.get_num_threads()
+        if torch_threads is not None:
+            torch.set_num_threads(torch_threads)
+        try:
+            yield
+        finally:
+            server.executor.shutdown(wait=True, cancel_futures=True)
+            if torch_threads is not None:
+                torch.set_num_threads(previous)
+
+    return lifespan
+
+
+def _page_routes(has_run: bool) -> list:
+    """The two pages, the WebSocket and the static files."""
+
+    async def index(request: Request) -> Response:
+        return FileResponse(STATIC_DIR / "index.html")
+
+    async def run_page(request: Request) -> Response:
+        if not has_run:
+            return RedirectResponse("/")
+        return FileResponse(STATIC_DIR / "run.html")
+
+    return [
+        Route("/", index),
+        Route("/run", run_page),
+        WebSocketRoute("/ws", lab_socket),
+        Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+    ]
+
+
 def create_app(
     *,
     max_sessions: int = 4,
@@ -433,37 +470,15 @@ def create_app(
 
         run_view = RunView(run_dir)
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app):
-        previous = torch.get_num_threads()
-        if torch_threads is not None:
-            torch.set_num_threads(torch_threads)
-        try:
-            yield
-        finally:
-            server.executor.shutdown(wait=True, cancel_futures=True)
-            if torch_threads is not None:
-                torch.set_num_threads(previous)
-
-    async def index(request: Request) -> Response:
-        return FileResponse(STATIC_DIR / "index.html")
-
-    async def run_page(request: Request) -> Response:
-        if run_view is None:
-            return RedirectResponse("/")
-        return FileResponse(STATIC_DIR / "run.html")
-
-    routes = [
-        Route("/", index),
-        Route("/run", run_page),
-        WebSocketRoute("/ws", lab_socket),
-        Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
-    ]
+    routes = _page_routes(run_view is not None)
     if run_view is not None:
         routes += _run_routes(run_view)
     middleware = [Middleware(LoopbackHostOnly)] if loopback_only else []
     app = Starlette(
-        routes=routes, lifespan=lifespan, middleware=middleware, exception_handlers={Exception: _unexpected}
+        routes=routes,
+        lifespan=_lifespan(server, torch_threads),
+        middleware=middleware,
+        exception_handlers={Exception: _unexpected},
     )
     app.state.lab = server
     return app

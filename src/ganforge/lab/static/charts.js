@@ -171,13 +171,13 @@ class LineChart {
     }
 
     let legendX = left;
-    delete this.canvas.dataset.best;
+    if (this.best === null) delete this.canvas.dataset.best;
     for (const s of this.series) {
       const ys = this.ys[s.key];
       if (this.xs.length && !ys.some((v) => v !== null)) continue; // a series this data lacks
       const at = (i) => [px(this.xs[i]), py(Math.min(Math.max(ys[i], lo), hi))];
       const sparse = isSparse(ys);
-      this.canvas.dataset.sparse = String(sparse);
+      if (this.canvas.dataset.sparse !== String(sparse)) this.canvas.dataset.sparse = String(sparse);
       ctx.strokeStyle = s.color;
       ctx.fillStyle = s.color;
       ctx.lineWidth = 1.5;
