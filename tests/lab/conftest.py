@@ -30,3 +30,51 @@ def digits_run(tmp_path_factory):
     torch.manual_seed(0)
     train(cfg)
     return run_dir
+
+
+# One tiny run per registered model family (and per conditioning of cdcgan's D). Conditional
+# runs leave model.num_classes empty, so the saved config says null (the run view must find
+# the count elsewhere); "cgan-k12" sets it, with more classes than the data has.
+FAMILY_RUNS = {
+    "mlp": ["model.name=mlp"],
+    "dcgan": ["model.name=dcgan", "data.image_size=28"],
+    "cgan": ["model.name=cgan"],
+    "cgan-k12": ["model.name=cgan", "model.num_classes=12"],
+    "cdcgan": ["model.name=cdcgan", "data.image_size=28"],
+    "cdcgan-acgan": ["model.name=cdcgan", "model.conditioning=acgan", "data.image_size=28"],
+}
+
+
+def tiny_run(run_dir, overrides, steps=4):
+    cfg = load_config(
+        overrides=[
+            f"run.dir={run_dir}",
+            "run.progress=false",
+            "data.name=digits",
+            "model.z_dim=8",
+            "model.g_width=8",
+            "model.d_width=8",
+            f"train.steps={steps}",
+            "train.batch_size=16",
+            "train.log_every=2",
+            f"train.sample_every={steps}",
+            f"train.checkpoint_every={steps}",
+            *overrides,
+        ]
+    )
+    torch.manual_seed(0)
+    train(cfg)
+    return run_dir
+
+
+@pytest.fixture(scope="session", params=sorted(FAMILY_RUNS))
+def family_run(request, tmp_path_factory):
+    """``(name, run folder)`` of a 4-step digits run of one model family."""
+    name = request.param
+    return name, tiny_run(tmp_path_factory.mktemp("families") / name, FAMILY_RUNS[name])
+
+
+@pytest.fixture(scope="session")
+def family_runs():
+    """The table above: run name -> its config overrides."""
+    return FAMILY_RUNS

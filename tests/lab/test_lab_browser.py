@@ -6,6 +6,8 @@ of every test land in ``test-artifacts/lab/`` (gitignored); the ring8 mid-traini
 the README's picture (docs/lab.png).
 """
 
+import contextlib
+import json
 import os
 import shutil
 import socket
@@ -14,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="playwright is not installed (pip install playwright)"
@@ -24,7 +27,9 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 if not os.path.exists(CHROMIUM):
     pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
 
-from ganforge.lab.server import create_app  # noqa: E402  (after the skips)
+from ganforge.config import load_config  # noqa: E402  (after the skips)
+from ganforge.lab.server import create_app  # noqa: E402
+from ganforge.training.loop import train  # noqa: E402
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "lab"
@@ -76,8 +81,8 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
-def page(browser, server, request):
+@contextlib.contextmanager
+def new_tab(browser, url, name):
     """A fresh tab; fails the test on any console error; leaves a screenshot behind."""
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     tab = context.new_page()
@@ -85,12 +90,40 @@ def page(browser, server, request):
     errors = []
     tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     tab.on("pageerror", lambda e: errors.append(str(e)))
-    tab.url_base = server.url
+    tab.url_base = url
     yield tab
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    tab.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+    tab.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
     context.close()
     assert errors == [], f"console errors: {errors}"
+
+
+@pytest.fixture
+def page(browser, server, request):
+    with new_tab(browser, server.url, request.node.name) as tab:
+        yield tab
+
+
+@pytest.fixture(scope="module")
+def eval_run(tmp_path_factory):
+    """300 steps of a 2-D GAN on ring8, scored every 50 steps (metrics.csv rows every 10):
+    sparse score columns, and a generator-best chosen by the lowest reverse_kl."""
+    run_dir = tmp_path_factory.mktemp("runs") / "ring8-eval"
+    overrides = ["data.name=ring8", "model.name=mlp", "model.z_dim=2", "model.g_width=64"]
+    overrides += ["model.d_width=64", "train.steps=300", "train.log_every=10", "train.lr_g=0.002"]
+    overrides += ["train.lr_d=0.002", "train.sample_every=300", "train.checkpoint_every=300"]
+    overrides += ["eval.every=50", "eval.best_metric=reverse_kl"]
+    cfg = load_config(overrides=[f"run.dir={run_dir}", "run.progress=false", *overrides])
+    torch.manual_seed(0)
+    train(cfg)
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def eval_page(browser, eval_run, request):
+    with ServerThread(create_app(run_dir=eval_run)) as running:
+        with new_tab(browser, running.url, "run-page-eval-scores") as tab:
+            yield tab
 
 
 def open_lab(page):
@@ -197,7 +230,9 @@ def test_ring8_mid_training_screenshot(page):
     open_lab(page)
     page.eval_on_selector("#speed", "el => { el.value = 6; el.dispatchEvent(new Event('input')); }")
     page.click("#play")
-    page.wait_for_function("+document.getElementById('iteration').textContent >= 1500", timeout=60_000)
+    # 1,500 iterations take ~15 s on an idle machine; the generous limit is for a loaded one
+    # (a picture, not a speed test).
+    page.wait_for_function("+document.getElementById('iteration').textContent >= 1500", timeout=180_000)
     page.click("#play")
     page.wait_for_function("window.lab.frame.header.playing === false")
     page.wait_for_timeout(300)
@@ -217,3 +252,54 @@ def test_run_page_shows_a_run_folder(page):
     page.eval_on_selector("#walk", "el => { el.value = 100; el.dispatchEvent(new Event('input')); }")
     page.wait_for_function(f"document.getElementById('walk-image').src !== '{first}'")
     assert page.locator("#grad-norms .row").count() > 0
+
+
+SERIES_RGB = (5, 113, 176)  # run.js draws score series in #0571b0
+BEST_RGB = (214, 96, 77)  # charts.js rings the best value in #d6604d
+COUNT_PLOT_PIXELS = """([canvas, rgb]) => {
+    // Pixels of colour rgb inside the plot frame only (the legend text is drawn in the
+    // series colour too, and must not count as a drawn curve).
+    const ratio = window.devicePixelRatio || 1;
+    const x0 = Math.ceil(45 * ratio), y0 = Math.ceil(19 * ratio);
+    const w = canvas.width - x0 - Math.ceil(9 * ratio), h = canvas.height - y0 - Math.ceil(17 * ratio);
+    const data = canvas.getContext("2d").getImageData(x0, y0, w, h).data;
+    let count = 0;
+    for (let i = 0; i < data.length; i += 4) {
+        const near = [0, 1, 2].every((c) => Math.abs(data[i + c] - rgb[c]) <= 12);
+        if (near && data[i + 3] > 200) count++;
+    }
+    return count;
+}"""
+
+
+@pytest.mark.parametrize("column, direction", [("reverse_kl", "lower"), ("modes_covered", "higher")])
+def test_sparse_score_charts_draw_points_and_ring_the_best(eval_page, eval_run, column, direction):
+    # Issue 16: score columns filled every eval.every steps, empty between, drew nothing.
+    page = eval_page
+    if not page.url.endswith("/run"):
+        page.goto(page.url_base + "/run")
+    selector = f'canvas[data-column="{column}"]'
+    page.wait_for_function(
+        f"document.querySelector('{selector}') && document.querySelector('{selector}').dataset.best"
+    )
+    canvas = page.locator(selector)
+    assert canvas.get_attribute("data-sparse") == "true"
+    summary = page.evaluate("fetch('/api/run').then((r) => r.json())")
+    assert summary["scores"]["directions"][column] == direction
+    steps, values = summary["metrics"]["step"], summary["metrics"][column]
+    scored = [(s, v) for s, v in zip(steps, values) if v is not None]
+    assert 3 <= len(scored) < len(steps) / 2  # the run really is sparse
+    # the ring sits on the best value in the server's direction; for the score that chose
+    # generator-best, on the step written in generator-best.json
+    pick = min if direction == "lower" else max
+    best_value = pick(v for _, v in scored)
+    best_step = int(canvas.get_attribute("data-best"))
+    assert dict(scored)[best_step] == best_value
+    if column == "reverse_kl":
+        chosen = json.loads((eval_run / "generator-best.json").read_text())["eval"]
+        assert best_step == chosen["step"] and summary["scores"]["best"]["metric"] == column
+    handle = canvas.element_handle()
+    assert page.evaluate(COUNT_PLOT_PIXELS, [handle, list(SERIES_RGB)]) > 40
+    assert page.evaluate(COUNT_PLOT_PIXELS, [handle, list(BEST_RGB)]) > 10
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    canvas.screenshot(path=str(ARTIFACTS / f"score-chart-{column}.png"))

@@ -90,3 +90,22 @@ def test_frames_round_trip_and_align_arrays():
         np.testing.assert_array_equal(out["a"], arrays["a"])
         np.testing.assert_array_equal(out["b"], arrays["b"].ravel().astype(np.float32))
         assert decoded["arrays"] == [["a", 5], ["b", 6]]
+
+
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        (msg(type="set", values={"width": 10**400}), r"width must be in \[4, 256\], got 1000"),
+        (msg(type="set", values={"lr_d": 10**400}), "lr_d must be in"),
+        (msg(type="set", values={"seed": -(10**400)}), "seed must be in"),
+        (msg(type="draw", points=[[0, 0], [10**400, 0]]), "outside the drawing area"),
+        ('{"type": "set", "values": ' + "[" * 30_000 + "]" * 30_000 + "}", "nested too deeply"),
+        ("[" * 30_000 + "]" * 30_000, "nested too deeply"),
+    ],
+)
+def test_huge_numbers_and_deep_nesting_are_refused_not_raised(text, problem):
+    # OverflowError (float of a 400-digit int) and RecursionError (json's parser) used to
+    # escape parse_message and drop the page's session without an error frame.
+    with pytest.raises(ProtocolError, match=problem) as caught:
+        parse_message(text)
+    assert len(str(caught.value)) < 200  # the huge value is not echoed back whole

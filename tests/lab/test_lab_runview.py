@@ -1,23 +1,26 @@
 """Image mode: alarms from metrics.csv, live diagnostics from a checkpoint, read-only routes."""
 
+import json
+import logging
 import math
 import os
+import shutil
 
 import numpy as np
 import pytest
 from starlette.testclient import TestClient
 
 from ganforge.config import ModelConfig
+from ganforge.lab import server as lab_server
+from ganforge.lab.alarms import D_WINS_FAKE, find_alarms
 from ganforge.lab.runview import (
-    D_WINS_FAKE,
     DIAGNOSTIC_BATCH,
     RunView,
     RunViewError,
-    find_alarms,
     read_metrics_tolerant,
 )
 from ganforge.lab.server import create_app
-from ganforge.models import build_models
+from ganforge.models import MODELS, build_models
 
 
 def snapshot(folder):
@@ -72,12 +75,17 @@ def test_falling_coverage_is_mode_collapse():
     assert kinds(alarms) == ["mode_collapse"] and alarms[0]["level"] == "warning"
 
 
-def test_a_half_written_row_is_skipped(tmp_path):
+def test_a_row_being_written_keeps_the_last_complete_reading(tmp_path):
     path = tmp_path / "metrics.csv"
-    path.write_text("step,d_loss,g_loss\n10,1.0,0.5\n20,0.9,\n30,0.")  # last row cut off
-    path.write_text(path.read_text() + "8,abc")
-    values = read_metrics_tolerant(path)
-    assert values["step"] == [10.0, 20.0] and math.isnan(values["g_loss"][1])
+    path.write_text("step,d_loss,g_loss\n10,1.0,0.5\n20,0.9,\n")
+    view = RunView(tmp_path)
+    first = view.metrics()
+    assert first["step"] == [10.0, 20.0] and math.isnan(first["g_loss"][1])
+    path.write_text(path.read_text() + "30,1.5e")  # the loop is halfway through a row
+    assert read_metrics_tolerant(path, tries=1) is None
+    assert view.metrics() is first and view.summary()["step"] == 20
+    path.write_text(path.read_text() + "-05,0.7\n")
+    assert view.metrics()["step"] == [10.0, 20.0, 30.0]
 
 
 def test_run_view_refuses_non_runs(tmp_path):
@@ -140,3 +148,99 @@ def test_a_run_without_checkpoints_says_so(tmp_path):
     with pytest.raises(RunViewError, match="neither a checkpoint"):
         view.walk_png(0.5)
     assert os.listdir(tmp_path) == ["metrics.csv"]
+
+
+def test_every_model_family_has_a_run(family_runs):
+    families = {dict(o.split("=") for o in overrides)["model.name"] for overrides in family_runs.values()}
+    assert families == set(MODELS)
+
+
+def check_view(view):
+    summary = view.summary()
+    assert summary["step"] == 4 and summary["alarms"] == []
+    result = view.diagnostics()
+    assert result["step"] == 4 and result["real_available"] is True
+    assert sum(result["logits"]["real"]) == sum(result["logits"]["fake"]) == DIAGNOSTIC_BATCH
+    for net in ("d", "g"):
+        assert math.isfinite(result[f"{net}_total"]) and result[f"{net}_total"] > 0
+    start, end = view.walk_png(0.0), view.walk_png(1.0)
+    assert start[:8] == b"\x89PNG\r\n\x1a\n" and start != end
+
+
+def test_run_view_answers_for_every_model_family(family_run, tmp_path):
+    # Conditional runs used to answer 409 (num_classes: null in the saved config) or 500
+    # (D(fake) without labels).
+    name, run_dir = family_run
+    before = snapshot(run_dir)
+    check_view(RunView(run_dir))
+    with TestClient(create_app(run_dir=run_dir)) as client:
+        for route in (
+            "/api/run",
+            "/api/run/diagnostics",
+            "/api/run/walk?t=0.3",
+            "/api/run/samples/step_0000004.png",
+        ):
+            assert client.get(route).status_code == 200, (name, route, client.get(route).text)
+    assert snapshot(run_dir) == before
+    # Still running (no exported generator yet): G comes from the checkpoint, and a
+    # conditional run's class count from its data.
+    copy = tmp_path / name
+    shutil.copytree(run_dir, copy)
+    for path in copy.glob("generator*"):
+        path.unlink()
+    check_view(RunView(copy))
+
+
+@pytest.mark.parametrize("method", ["summary", "diagnostics", "walk_png", "sample_path"])
+def test_an_unexpected_error_is_logged_and_answered_in_one_line(digits_run, monkeypatch, caplog, method):
+    def broken(*args):
+        raise RuntimeError("boom\nsecond line of a long story")
+
+    monkeypatch.setattr(RunView, method, broken)
+    route = {
+        "summary": "/api/run",
+        "diagnostics": "/api/run/diagnostics",
+        "walk_png": "/api/run/walk?t=0.5",
+        "sample_path": "/api/run/samples/step_0000040.png",
+    }[method]
+    with caplog.at_level(logging.ERROR, logger="ganforge.lab"):
+        with TestClient(create_app(run_dir=digits_run), raise_server_exceptions=False) as client:
+            response = client.get(route)
+    assert response.status_code == 500
+    assert response.json() == {"error": "internal error: RuntimeError: boom (details in the lab's log)"}
+    assert "second line of a long story" in caplog.text and "Traceback" in caplog.text
+
+
+def test_pages_answer_an_unexpected_error_in_one_line_too(digits_run, monkeypatch, tmp_path, caplog):
+    monkeypatch.setattr(lab_server, "STATIC_DIR", tmp_path)  # index.html gone
+    with TestClient(create_app(run_dir=digits_run), raise_server_exceptions=False) as client:
+        response = client.get("/")
+    assert response.status_code == 500 and response.json()["error"].startswith("internal error: RuntimeError")
+    assert "Traceback" in caplog.text
+
+
+def test_a_damaged_checkpoint_is_answered_not_raised(digits_run, tmp_path):
+    copy = tmp_path / "run"
+    shutil.copytree(digits_run, copy)
+    (copy / "checkpoints" / "step_0000040.pt").write_bytes(b"")
+    with TestClient(create_app(run_dir=copy), raise_server_exceptions=False) as client:
+        response = client.get("/api/run/diagnostics")
+    assert response.status_code in (409, 500) and set(response.json()) == {"error"}
+
+
+def test_summary_says_which_way_each_score_is_better_and_which_chose_generator_best(tmp_path):
+    (tmp_path / "metrics.csv").write_text(
+        "step,d_loss,g_loss,gp,fid_fmnist,kid_fmnist,modes_covered\n"
+        "10,1,1,0.1,,,\n20,1,1,0.1,30.5,0.02,3\n30,1,1,0.1,,,\n40,1,1,0.1,18.0,0.01,8\n"
+    )
+    view = RunView(tmp_path)
+    scores = view.summary()["scores"]
+    assert scores == {
+        "directions": {"fid_fmnist": "lower", "kid_fmnist": "lower", "modes_covered": "higher"},
+        "best": None,
+    }
+    best = {"metric": "fid_fmnist", "value": 18.0, "step": 40, "protocol": {}}
+    (tmp_path / "generator-best.json").write_text(json.dumps({"eval": best}))
+    assert view.summary()["scores"]["best"] == {"metric": "fid_fmnist", "step": 40, "value": 18.0}
+    (tmp_path / "generator-best.json").write_text("{not json")  # being replaced: no best, no error
+    assert view.summary()["scores"]["best"] is None

@@ -165,6 +165,10 @@ def test_drawing(client):
         '{"type": "set", "values": {"width": "wide"}}',
         '{"type": "draw", "points": [[0, 0]]}',
         '{"type": "step", "unit": "epoch"}',
+        '{"type": "set", "values": {"width": 1' + "0" * 400 + "}}",  # OverflowError in float()
+        '{"type": "set", "values": {"lr_d": 1' + "0" * 400 + "}}",
+        "[" * 30_000 + "]" * 30_000,  # RecursionError in json.loads
+        '{"type": "draw", "points": ' + "[" * 30_000 + "]" * 30_000 + "}",
     ],
 )
 def test_invalid_messages_get_an_error_and_the_session_goes_on(client, bad):

@@ -48,22 +48,23 @@ class Setting:
         """``value`` as ``kind``; a ProtocolError names the setting and what is allowed."""
         if self.kind is str:
             if not isinstance(value, str) or value not in (self.choices or ()):
-                raise ProtocolError(f"{name} must be one of {', '.join(self.choices or ())}; got {value!r}")
+                allowed = ", ".join(self.choices or ())
+                raise ProtocolError(f"{name} must be one of {allowed}; got {_short(value)}")
             return value
         # JSON has one number type; bools are not numbers here.
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ProtocolError(f"{name} must be a number, got {value!r}")
+            raise ProtocolError(f"{name} must be a number, got {_short(value)}")
+        # Compare against the bounds first: Python compares a huge int and a float exactly,
+        # while float(10**400) would raise OverflowError.
+        if not (isinstance(value, int) or math.isfinite(value)):
+            raise ProtocolError(f"{name} must be a finite number, got {_short(value)}")
+        if not self.low <= value <= self.high:
+            raise ProtocolError(f"{name} must be in [{self.low:g}, {self.high:g}], got {_short(value)}")
         if self.kind is int:
             if not float(value).is_integer():
-                raise ProtocolError(f"{name} must be a whole number, got {value!r}")
-            value = int(value)
-        else:
-            value = float(value)
-            if not math.isfinite(value):
-                raise ProtocolError(f"{name} must be a finite number, got {value!r}")
-        if not self.low <= value <= self.high:
-            raise ProtocolError(f"{name} must be in [{self.low:g}, {self.high:g}], got {value!r}")
-        return value
+                raise ProtocolError(f"{name} must be a whole number, got {_short(value)}")
+            return int(value)
+        return float(value)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -126,6 +127,15 @@ _FIELDS = {
 }
 
 
+def _short(value: Any, limit: int = 40) -> str:
+    """``repr(value)`` cut to ``limit`` characters: an error frame never echoes a huge value."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        return "a deeply nested value"
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
 def default_settings() -> dict[str, Any]:
     return {name: spec.default for name, spec in SETTINGS.items()}
 
@@ -137,7 +147,7 @@ def check_settings(values: Any) -> dict[str, Any]:
     checked = {}
     for name, value in values.items():
         if name not in SETTINGS:
-            raise ProtocolError(f"unknown setting {name!r}; valid: {', '.join(SETTINGS)}")
+            raise ProtocolError(f"unknown setting {_short(name)}; valid: {', '.join(SETTINGS)}")
         checked[name] = SETTINGS[name].check(name, value)
     return checked
 
@@ -154,11 +164,11 @@ def check_points(points: Any) -> list[tuple[float, float]]:
             or len(point) != 2
             or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in point)
         ):
-            raise ProtocolError(f"each drawn point must be [x, y] with two numbers, got {point!r}")
-        x, y = float(point[0]), float(point[1])
-        if not (x_min <= x <= x_max and y_min <= y <= y_max):  # also rejects NaN
-            raise ProtocolError(f"drawn point {point!r} lies outside the drawing area {DRAW_BOUNDS}")
-        checked.append((x, y))
+            raise ProtocolError(f"each drawn point must be [x, y] with two numbers, got {_short(point)}")
+        x, y = point
+        if not (x_min <= x <= x_max and y_min <= y <= y_max):  # also rejects NaN and huge ints
+            raise ProtocolError(f"drawn point {_short(point)} lies outside the drawing area {DRAW_BOUNDS}")
+        checked.append((float(x), float(y)))
     return checked
 
 
@@ -170,19 +180,22 @@ def parse_message(text: Any) -> dict[str, Any]:
         raise ProtocolError(f"message too long ({len(text)} characters; at most {MAX_MESSAGE_CHARS})")
     try:
         message = json.loads(text)
-    except ValueError:
+    except RecursionError:  # e.g. [[[[...]]]] 30,000 deep: json recurses once per level
+        raise ProtocolError("message is nested too deeply to be a lab command") from None
+    except ValueError:  # also integers beyond Python's 4,300-digit conversion limit
         raise ProtocolError("message is not valid JSON") from None
     if not isinstance(message, dict) or not isinstance(message.get("type"), str):
         raise ProtocolError('a message must be a JSON object with a "type" string')
     kind = message["type"]
     if kind not in _FIELDS:
-        raise ProtocolError(f"unknown message type {kind!r}; valid: {', '.join(_FIELDS)}")
+        raise ProtocolError(f"unknown message type {_short(kind)}; valid: {', '.join(_FIELDS)}")
     fields = set(message) - {"type"}
     if fields != _FIELDS[kind]:
         wanted = ", ".join(sorted(_FIELDS[kind])) or "no other fields"
-        raise ProtocolError(f"a {kind!r} message takes {wanted}; got {', '.join(sorted(fields))}")
+        raise ProtocolError(f"a {_short(kind)} message takes {wanted}; got {', '.join(sorted(fields))}")
     if kind == "step" and message["unit"] not in STEP_UNITS:
-        raise ProtocolError(f"step unit must be one of {', '.join(STEP_UNITS)}, got {message['unit']!r}")
+        unit = _short(message["unit"])
+        raise ProtocolError(f"step unit must be one of {', '.join(STEP_UNITS)}, got {unit}")
     if kind == "set":
         message["values"] = check_settings(message["values"])
     if kind == "draw":
@@ -190,7 +203,7 @@ def parse_message(text: Any) -> dict[str, Any]:
     if kind == "ack":
         seq = message["seq"]
         if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
-            raise ProtocolError(f"ack seq must be a non-negative integer, got {seq!r}")
+            raise ProtocolError(f"ack seq must be a non-negative integer, got {_short(seq)}")
     return message
 
 

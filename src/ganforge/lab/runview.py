@@ -11,11 +11,13 @@ diagnostics.
 from __future__ import annotations
 
 import contextlib
-import csv
+import dataclasses
 import io
+import json
 import math
 import re
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +36,14 @@ from ganforge.config import ConfigError, read_yaml
 from ganforge.data import load_dataset
 from ganforge.data.batches import to_unit_range
 from ganforge.errors import GanforgeError
-from ganforge.losses import LOSSES, get_loss
-from ganforge.models import build_models, sample_noise
+from ganforge.lab.alarms import diagnostic_alarms, find_alarms
+from ganforge.losses import LOSSES, class_cross_entropy, get_loss
+from ganforge.metrics.evaluate import metric_direction
+from ganforge.models import build_models, is_conditional
+from ganforge.sampling import generate, seeded_inputs
+from ganforge.training.log import read_metrics
+from ganforge.training.state import count_classes
+from ganforge.training.steps import judge
 from ganforge.viz import image_grid, to_uint8
 
 SAMPLE_NAME = re.compile(r"^step_\d+\.png$")
@@ -45,119 +53,43 @@ WALK_ROWS = 8  # images in the latent-walk strip (points runs: WALK_POINTS point
 WALK_POINTS = 512
 WALK_SEED = 1234  # the walk's two noise endpoints are fixed, so the slider is repeatable
 
-# Alarm thresholds (heuristics; each alarm says which numbers tripped it).
-D_WINS_FAKE = 0.05  # mean D(G(z)) below this over the recent window: D rejects every fake
-EXPLODING_RATIO = 50.0  # recent |loss| this many times the run's median |loss| ...
-EXPLODING_FLOOR = 10.0  # ... and above this absolute size
-GRAD_NORM_LIMIT = 1e3  # total gradient norm above this: exploding
-COLLAPSE_DIVERSITY = 0.25  # fake pairwise distance / real pairwise distance below this
-COVERAGE_COLUMNS = ("modes_covered", "recall", "coverage", "class_coverage")
+# metrics.csv columns of the training loop itself; every other column is an evaluation score
+# (eval.every) or a loss term such as gp or d_aux.
+LOSS_COLUMNS = {
+    "step",
+    "seconds",
+    "d_loss",
+    "g_loss",
+    "d_real",
+    "d_fake",
+    "lr_d",
+    "lr_g",
+    "gp",
+    "d_aux",
+    "g_aux",
+}
 
 
 class RunViewError(GanforgeError, ValueError):
     """A folder that is not a ganforge run, or a request the run cannot answer."""
 
 
-def read_metrics_tolerant(path: Path) -> dict[str, list[float]]:
-    """metrics.csv as ``{column: [floats]}``; a row being written right now is skipped.
+def read_metrics_tolerant(path: Path, tries: int = 3) -> dict[str, list[float]] | None:
+    """metrics.csv as ``{column: [floats]}`` (empty cells NaN) through the training loop's own
+    reader; ``{}`` when there is no file yet.
 
-    Empty cells become NaN (a column that appeared later, e.g. ``gp``).
+    A training run may be appending a row right now (``1.5e`` is not a number yet): the file
+    is read again a moment later, and None is returned if it still does not parse.
     """
-    if not path.is_file():
-        return {}
-    with open(path, newline="") as handle:
-        reader = csv.DictReader(handle)
-        columns = list(reader.fieldnames or [])
-        values: dict[str, list[float]] = {name: [] for name in columns}
-        for row in reader:
-            try:
-                parsed = {k: float(row[k]) if row.get(k) not in (None, "") else math.nan for k in columns}
-            except ValueError:
-                continue  # a half-written last line
-            for name, value in parsed.items():
-                values[name].append(value)
-    return values
-
-
-def _alarm(kind: str, title: str, detail: str, level: str = "error") -> dict[str, str]:
-    return {"kind": kind, "level": level, "title": title, "detail": detail}
-
-
-def _slope(values: np.ndarray) -> float:
-    if len(values) < 2:
-        return 0.0
-    return float(np.polyfit(np.arange(len(values)), values, 1)[0])
-
-
-def find_alarms(metrics: dict[str, list[float]], probabilistic: bool) -> list[dict[str, str]]:
-    """Known failure modes visible in metrics.csv columns (step, d_loss, g_loss, d_fake, ...).
-
-    * divergence: a NaN/inf loss, or recent losses EXPLODING_RATIO times the run's median;
-    * D winning outright (BCE losses): mean D(G(z)) < D_WINS_FAKE over the last fifth of
-      the rows while G's loss is not falling;
-    * mode collapse: a coverage column (``modes_covered``, ``recall``, ...) fell below half
-      its best value.
-    """
-    alarms = []
-    steps = metrics.get("step", [])
-    rows = len(steps)
-    if rows == 0:
-        return alarms
-    window = slice(rows - max(3, rows // 5), rows)
-    for name in ("d_loss", "g_loss"):
-        values = np.asarray(metrics.get(name, []), dtype=float)
-        if len(values) == 0:
-            continue
-        bad = ~np.isfinite(values)
-        if bad.any():
-            first = int(steps[int(np.argmax(bad))])
-            alarms.append(
-                _alarm(
-                    "divergence",
-                    f"{name} is NaN/inf",
-                    f"first non-finite {name} at step {first}: training diverged",
-                )
-            )
-            continue
-        scale = float(np.median(np.abs(values))) + 1e-3
-        recent = float(np.abs(values[window]).max())
-        if rows >= 10 and recent > EXPLODING_FLOOR and recent > EXPLODING_RATIO * scale:
-            alarms.append(
-                _alarm(
-                    "divergence",
-                    f"{name} is exploding",
-                    f"recent |{name}| reaches {recent:.3g}, {recent / scale:.0f}x the run's median",
-                )
-            )
-    d_fake = np.asarray(metrics.get("d_fake", []), dtype=float)
-    g_loss = np.asarray(metrics.get("g_loss", []), dtype=float)
-    if probabilistic and len(d_fake) == rows and len(g_loss) == rows and rows >= 3:
-        recent_fake = float(np.nanmean(d_fake[window]))
-        if recent_fake < D_WINS_FAKE and _slope(g_loss[window]) >= 0:
-            alarms.append(
-                _alarm(
-                    "d_wins",
-                    "D is winning outright",
-                    f"mean D(G(z)) = {recent_fake:.3f} over the last "
-                    f"{window.stop - window.start} rows and G's loss is not falling:"
-                    " G gets almost no signal (try the non-saturating loss, a lower"
-                    " lr_d or fewer D steps)",
-                )
-            )
-    for name in COVERAGE_COLUMNS:
-        values = np.asarray(metrics.get(name, []), dtype=float)
-        values = values[np.isfinite(values)]
-        if len(values) >= 2 and values.max() > 0 and values[-1] < 0.5 * values.max():
-            alarms.append(
-                _alarm(
-                    "mode_collapse",
-                    f"{name} collapsed",
-                    f"{name} fell to {values[-1]:.3g} from a best of "
-                    f"{values.max():.3g}: G covers less of the data than it did",
-                    level="warning",
-                )
-            )
-    return alarms
+    for attempt in range(tries):
+        if not path.is_file():
+            return {}
+        try:
+            return read_metrics(path)
+        except (ValueError, TypeError):  # a half-written number, or a row with extra cells
+            if attempt < tries - 1:
+                time.sleep(0.05)
+    return None
 
 
 def _histogram(groups: dict[str, np.ndarray]) -> dict[str, Any]:
@@ -189,6 +121,82 @@ def _mean_pairwise_distance(x: torch.Tensor) -> float:
     return float(torch.pdist(flat).mean()) if len(flat) > 1 else 0.0
 
 
+MAX_INFO_BYTES = 1 << 20  # a generator.json is a few KB; a bigger one is not read on every poll
+
+
+def _generator_info(run_dir: Path, which: str) -> dict[str, Any]:
+    """An exported generator's metadata (``generator.json`` / ``generator-best.json``).
+
+    Raises OSError, ValueError or TypeError when it is missing, oversized or being replaced.
+    """
+    path = generator_paths(run_dir, which)[1]
+    if path.stat().st_size > MAX_INFO_BYTES:
+        raise ValueError(f"{path} is larger than {MAX_INFO_BYTES} bytes")
+    info = json.loads(path.read_text())
+    if not isinstance(info, dict):
+        raise TypeError(f"{path} does not hold a JSON object")
+    return info
+
+
+def _direction(column: str) -> str:
+    """``"lower"`` or ``"higher"``: which way an evaluation score column is better."""
+    return "lower" if metric_direction(column) < 0 else "higher"
+
+
+@dataclasses.dataclass
+class _RealBatch:
+    """Real examples for the diagnostics: ``images`` ``[N, ...]`` in the networks' range and
+    their int64 ``labels`` ``[N]`` (None when the data or its labels are missing), and the
+    number of classes training counted in the data (conditional runs)."""
+
+    images: torch.Tensor | None = None
+    labels: torch.Tensor | None = None
+    num_classes: int | None = None
+
+
+def _generator_forward(G: torch.nn.Module, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+    """G's output with its graph, in train mode as in the training step. (sampling.generate
+    runs without gradients, and the G gradient norms need them.)"""
+    G.train()
+    return G(z) if labels is None else G(z, labels)
+
+
+def _measure(G, D, cfg, z, fake_labels, real: _RealBatch) -> dict[str, Any]:
+    """D's logits, gradient norms and diversity for one batch, with the training step's
+    losses: D judged through ``judge`` (conditional and auxiliary-classifier Ds too), the
+    class cross-entropy added for ACGAN as ``d_step``/``g_step`` do. Gradient penalties are
+    left out: they are a regulariser, not the game."""
+    loss = get_loss(cfg.train.loss)
+    aux = cfg.train.aux_weight
+    D.train()
+    fake = _generator_forward(G, z, fake_labels)
+    fake_logits, _ = judge(D, fake.detach(), fake_labels)
+    result: dict[str, Any] = {}
+    groups = {"fake": fake_logits.detach().numpy()}
+    if real.images is not None and (fake_labels is None or real.labels is not None):
+        real_logits, real_classes = judge(D, real.images, None if fake_labels is None else real.labels)
+        groups["real"] = real_logits.detach().numpy()
+        d_loss = loss.d(real_logits, fake_logits)
+        if real_classes is not None:
+            d_loss = d_loss + aux * class_cross_entropy(real_classes, real.labels)
+        d_loss.backward()
+        result["d_norms"], result["d_total"] = _grad_norms(D)
+        result["diversity"] = {
+            "fake": _mean_pairwise_distance(fake.detach()),
+            "real": _mean_pairwise_distance(real.images),
+        }
+    D.zero_grad(set_to_none=True)
+    D.requires_grad_(False)  # G's loss: only G's weights get gradients
+    logits, classes = judge(D, fake, fake_labels)
+    g_loss = loss.g(logits)
+    if classes is not None:
+        g_loss = g_loss + aux * class_cross_entropy(classes, fake_labels)
+    g_loss.backward()
+    result["g_norms"], result["g_total"] = _grad_norms(G)
+    result["logits"] = _histogram(groups)
+    return result
+
+
 class RunView:
     """Answers the run page's questions about one run folder; results cached per checkpoint."""
 
@@ -205,7 +213,8 @@ class RunView:
         self._lock = threading.Lock()
         self._diagnostics: tuple[Any, dict] | None = None
         self._generator: tuple[Any, Any, dict] | None = None
-        self._real: tuple[Any, torch.Tensor | None] | None = None
+        self._real: tuple[Any, _RealBatch] | None = None
+        self._metrics: dict[str, list[float]] = {}  # the last metrics.csv that parsed
 
     # --- files ------------------------------------------------------------------------------
 
@@ -235,15 +244,41 @@ class RunView:
             raise RunViewError(f"no sample grid named {name!r}")
         return self.run_dir / "samples" / name
 
+    def metrics(self) -> dict[str, list[float]]:
+        """metrics.csv's columns; while a row is half-written, the last complete reading."""
+        metrics = read_metrics_tolerant(self.run_dir / "metrics.csv")
+        with self._lock:
+            if metrics is None:
+                return self._metrics
+            self._metrics = metrics
+        return metrics
+
+    def scores(self, metrics: dict[str, list[float]]) -> dict[str, Any]:
+        """Which columns are evaluation scores and which way is better for each, and the score
+        that chose ``generator-best`` (from its generator-best.json) when there is one::
+
+            {"directions": {"fid_fmnist": "lower", "modes_covered": "higher"},
+             "best": {"metric": "fid_fmnist", "step": 400, "value": 16.8} | None}
+        """
+        directions = {name: _direction(name) for name in metrics if name not in LOSS_COLUMNS}
+        best = None
+        with contextlib.suppress(OSError, ValueError, TypeError, KeyError):  # absent, or being replaced
+            chosen = _generator_info(self.run_dir, "best")["eval"]
+            best = {"metric": str(chosen["metric"]), "step": int(chosen["step"])}
+            best["value"] = float(chosen["value"])
+            directions.setdefault(best["metric"], _direction(best["metric"]))
+        return {"directions": directions, "best": best}
+
     def summary(self) -> dict[str, Any]:
         """Config, curves, sample list and metric alarms: what the page polls every few seconds."""
-        metrics = read_metrics_tolerant(self.run_dir / "metrics.csv")
+        metrics = self.metrics()
         checkpoint = latest_checkpoint(self.run_dir)
         clean = {k: [v if math.isfinite(v) else None for v in values] for k, values in metrics.items()}
         return {
             "name": self.run_dir.name,
             "config": self.config(),
             "metrics": clean,
+            "scores": self.scores(metrics),
             "probabilistic": self.probabilistic(),
             "samples": self.samples(),
             "checkpoint": None if checkpoint is None else checkpoint.name,
@@ -269,24 +304,66 @@ class RunView:
                 raise
             raise RunViewError(f"{path.name} was replaced while being read; try again") from None
 
-    def _real_batch(self, cfg, data_shape) -> torch.Tensor | None:
-        """DIAGNOSTIC_BATCH real examples in the networks' range, or None if the data is gone."""
+    def _real_batch(self, cfg, data_shape) -> _RealBatch:
+        """DIAGNOSTIC_BATCH real examples in the networks' range with their labels, or an empty
+        batch when the data is not here (a run folder copied from another machine)."""
         data = cfg.data
-        key = (data.name, data.root, data.split, data.image_size, data.channels, cfg.run.seed)
+        key = (data.name, data.root, data.split, data.image_size, data.channels, data.limit, cfg.run.seed)
         with self._lock:
             if self._real is not None and self._real[0] == key:
                 return self._real[1]
         data.download = False  # a viewer never fetches anything
+        batch = _RealBatch()
         try:
-            real = load_dataset(data, seed=cfg.run.seed).data[:DIAGNOSTIC_BATCH]
+            dataset = load_dataset(data, seed=cfg.run.seed)
+            real = dataset.data[:DIAGNOSTIC_BATCH]
             real = to_unit_range(real) if real.dtype == torch.uint8 else real.float()
-            if tuple(real.shape[1:]) != tuple(data_shape):
-                real = None
+            if tuple(real.shape[1:]) == tuple(data_shape):
+                labels = None if dataset.labels is None else dataset.labels[:DIAGNOSTIC_BATCH]
+                batch = _RealBatch(real, labels)
+            if is_conditional(cfg.model.name):
+                batch.num_classes = count_classes(cfg, dataset)
         except GanforgeError:
-            real = None
+            pass
         with self._lock:
-            self._real = (key, real)
-        return real
+            self._real = (key, batch)
+        return batch
+
+    def _num_classes(self, cfg, payload: dict[str, Any], real: _RealBatch) -> int | None:
+        """Classes a conditional run's G and D were built for; None for unconditional runs.
+
+        The saved config keeps ``model.num_classes: null`` when the run took it from the data,
+        so it is looked up where training wrote it down: the checkpoint, an exported
+        generator's metadata, else the data set itself (as training counted it).
+        """
+        if not is_conditional(cfg.model.name):
+            return None
+        found = [payload.get("num_classes"), cfg.model.num_classes]
+        for which in ("last", "best"):
+            with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
+                found.append(_generator_info(self.run_dir, which)["num_classes"])
+        found.append(real.num_classes)
+        for value in found:
+            if isinstance(value, int) and value >= 2:
+                return value
+        raise RunViewError(
+            f"{self.run_dir} is a conditional run ({cfg.model.name}) but its number of classes is "
+            f"nowhere here: its data set {cfg.data.name} is not found and no generator was exported yet"
+        )
+
+    def _networks(self, path: Path, payload: dict[str, Any], num_classes: int | None):
+        """``(cfg, G, D)`` rebuilt from a checkpoint, on CPU."""
+        cfg = checkpoint_config(payload, path)
+        model = dataclasses.replace(cfg.model, num_classes=num_classes)
+        G, D = build_models(model, tuple(payload["data_shape"]))
+        try:
+            G.load_state_dict(payload["G"])
+            D.load_state_dict(payload["D"])
+        except (RuntimeError, KeyError) as err:
+            raise RunViewError(
+                f"{path} does not fit its own config: {str(err).splitlines()[0][:160]}"
+            ) from None
+        return cfg, G, D
 
     def diagnostics(self) -> dict[str, Any]:
         """Histograms of D's logits on real and fake batches, per-layer gradient norms of the
@@ -297,91 +374,23 @@ class RunView:
             if self._diagnostics is not None and self._diagnostics[0] == key:
                 return self._diagnostics[1]
         cfg = checkpoint_config(payload, path)
-        data_shape = tuple(payload["data_shape"])
-        G, D = build_models(cfg.model, data_shape)
-        try:
-            G.load_state_dict(payload["G"])
-            D.load_state_dict(payload["D"])
-        except (RuntimeError, KeyError) as err:
-            raise RunViewError(
-                f"{path} does not fit its own config: {str(err).splitlines()[0][:160]}"
-            ) from None
-        loss = get_loss(cfg.train.loss)
+        real = self._real_batch(cfg, tuple(payload["data_shape"]))
+        num_classes = self._num_classes(cfg, payload, real)
+        cfg, G, D = self._networks(path, payload, num_classes)
         z = payload["fixed_z"][:DIAGNOSTIC_BATCH].float()
-        real = self._real_batch(cfg, data_shape)
-        # Train mode, as during training (batch-norm statistics of this batch).
-        G.train()
-        D.train()
-        fake = G(z)
-        fake_logits = D(fake.detach())
-        result: dict[str, Any] = {
+        # The sample grid's classes: 0, 1, ..., K-1, 0, 1, ... (see TrainState.grid_labels).
+        fake_labels = None if num_classes is None else torch.arange(len(z)) % num_classes
+        result = {
             "step": int(payload["step"]),
             "checkpoint": path.name,
             "loss": cfg.train.loss,
-            "real_available": real is not None,
+            "real_available": real.images is not None,
+            **_measure(G, D, cfg, z, fake_labels, real),
         }
-        groups = {"fake": fake_logits.detach().numpy()}
-        if real is not None:
-            real_logits = D(real)
-            groups["real"] = real_logits.detach().numpy()
-            loss.d(real_logits, fake_logits).backward()
-            result["d_norms"], result["d_total"] = _grad_norms(D)
-            result["diversity"] = {
-                "fake": _mean_pairwise_distance(fake.detach()),
-                "real": _mean_pairwise_distance(real),
-            }
-        D.zero_grad(set_to_none=True)
-        D.requires_grad_(False)
-        loss.g(D(fake)).backward()
-        result["g_norms"], result["g_total"] = _grad_norms(G)
-        result["logits"] = _histogram(groups)
-        result["alarms"] = self._diagnostic_alarms(result)
+        result["alarms"] = diagnostic_alarms(result)
         with self._lock:
             self._diagnostics = (key, result)
         return result
-
-    @staticmethod
-    def _diagnostic_alarms(result: dict[str, Any]) -> list[dict[str, str]]:
-        alarms = []
-        for net in ("d", "g"):
-            total = result.get(f"{net}_total")
-            if total is None:
-                continue
-            if not math.isfinite(total):
-                alarms.append(
-                    _alarm(
-                        "divergence",
-                        f"{net.upper()}'s gradients are NaN/inf",
-                        "the networks have diverged; resume from an earlier "
-                        "checkpoint with lower learning rates",
-                    )
-                )
-            elif total > GRAD_NORM_LIMIT:
-                alarms.append(
-                    _alarm(
-                        "divergence",
-                        f"{net.upper()}'s gradients are exploding",
-                        f"total gradient norm {total:.3g} > {GRAD_NORM_LIMIT:g}",
-                    )
-                )
-            if not math.isfinite(total):
-                result[f"{net}_total"] = None
-                for entry in result[f"{net}_norms"]:
-                    entry["norm"] = entry["norm"] if math.isfinite(entry["norm"]) else None
-        diversity = result.get("diversity")
-        if diversity and diversity["real"] > 0:
-            ratio = diversity["fake"] / diversity["real"]
-            if ratio < COLLAPSE_DIVERSITY:
-                alarms.append(
-                    _alarm(
-                        "mode_collapse",
-                        "generated samples look alike",
-                        f"their mean pairwise distance is {ratio:.2f}x that of real "
-                        "samples: likely mode collapse",
-                        level="warning",
-                    )
-                )
-        return alarms
 
     # --- latent walk --------------------------------------------------------------------------
 
@@ -403,29 +412,33 @@ class RunView:
                 return self._generator[1], self._generator[2]
         if source[0] == "export":
             G, meta = load_generator(self.run_dir)
-            model = meta["model"]
         else:
-            payload = self._checkpoint()[2]
-            cfg = checkpoint_config(payload, checkpoint)
-            G, _ = build_models(cfg.model, tuple(payload["data_shape"]))
+            path, _, payload = self._checkpoint()
+            cfg = checkpoint_config(payload, path)
+            shape = tuple(payload["data_shape"])
+            num_classes = self._num_classes(cfg, payload, self._real_batch(cfg, shape))
+            G, _ = build_models(dataclasses.replace(cfg.model, num_classes=num_classes), shape)
             G.load_state_dict(payload["G_ema"] or payload["G"])
-            G.eval()
-            model = {"z_dim": cfg.model.z_dim, "noise": cfg.model.noise}
+            # the part of generator.json that sampling needs
+            meta = {
+                "model": {"z_dim": cfg.model.z_dim, "noise": cfg.model.noise},
+                "num_classes": num_classes,
+                "data_shape": list(shape),
+            }
         with self._lock:
-            self._generator = (source, G, model)
-        return G, model
+            self._generator = (source, G, meta)
+        return G, meta
 
-    @torch.no_grad()
     def walk_png(self, t: float) -> bytes:
         """PNG of G at ``(1 - t) * z_a + t * z_b`` for fixed noise endpoints, ``t`` in [0, 1]:
-        a strip of WALK_ROWS images, or a scatter of WALK_POINTS points for 2-D runs."""
-        G, model = self._walk_generator()
-        points = G(torch.zeros(1, model["z_dim"])).dim() == 2  # a 2-D run, not images
+        a strip of WALK_ROWS images, or a scatter of WALK_POINTS points for 2-D runs. A
+        conditional G keeps one class per image (or point) along the walk."""
+        G, meta = self._walk_generator()
+        points = len(meta["data_shape"]) == 1  # a 2-D run, not images
         count = WALK_POINTS if points else WALK_ROWS
-        generator = torch.Generator().manual_seed(WALK_SEED)
-        ends = sample_noise(2 * count, model["z_dim"], model["noise"], generator=generator)
+        ends, labels = seeded_inputs(meta, 2 * count, WALK_SEED)
         z = (1 - t) * ends[:count] + t * ends[count:]
-        samples = G(z).float()
+        samples = generate(G, z, None if labels is None else labels[:count])
         buffer = io.BytesIO()
         if samples.dim() == 4:
             image_grid(to_uint8(samples), columns=WALK_ROWS, min_side=640).save(buffer, "PNG")

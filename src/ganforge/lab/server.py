@@ -203,6 +203,10 @@ class LabConnection:
             except ProtocolError as err:
                 await self.send_error(str(err))
                 continue
+            except Exception as err:  # a check we did not foresee: answer, never drop the page
+                log.warning("lab message refused by an unexpected error", exc_info=err)
+                await self.send_error(f"message refused ({type(err).__name__}); see the lab's log")
+                continue
             if command["type"] == "ack":
                 self.acked = max(self.acked, min(command["seq"], self.seq - 1))
                 continue
@@ -341,22 +345,44 @@ async def lab_socket(ws: WebSocket) -> None:
 # --- image mode: read-only routes over a run folder ------------------------------------------
 
 
+def _answer_errors(handler, error_status: int = 409):
+    """Route wrapper: ganforge's own errors become ``{"error": message}`` with
+    ``error_status``; anything else is logged with its traceback
+    and answered 500 with one short line, never a traceback page."""
+
+    @functools.wraps(handler)
+    async def route(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except GanforgeError as err:
+            return JSONResponse({"error": str(err)}, status_code=error_status)
+        except Exception as err:
+            return _internal_error(request, err)
+
+    return route
+
+
+def _internal_error(request: Request, err: Exception) -> Response:
+    log.error("lab: %s %s failed", request.method, request.url.path, exc_info=err)
+    first = (str(err).splitlines() or [""])[0][:160]
+    message = f"internal error: {type(err).__name__}: {first} (details in the lab's log)"
+    return JSONResponse({"error": message}, status_code=500)
+
+
+async def _unexpected(request: Request, err: Exception) -> Response:
+    """App-wide handler for the routes without their own wrapper (pages, static files)."""
+    return _internal_error(request, err)
+
+
 def _run_routes(run_view) -> list[Route]:
     async def summary(request: Request) -> Response:
         return JSONResponse(await request.app.state.lab.work(run_view.summary))
 
     async def sample(request: Request) -> Response:
-        try:
-            path = run_view.sample_path(request.path_params["name"])
-        except GanforgeError as err:
-            return JSONResponse({"error": str(err)}, status_code=404)
-        return FileResponse(path, media_type="image/png")
+        return FileResponse(run_view.sample_path(request.path_params["name"]), media_type="image/png")
 
     async def diagnostics(request: Request) -> Response:
-        try:
-            return JSONResponse(await request.app.state.lab.work(run_view.diagnostics))
-        except GanforgeError as err:
-            return JSONResponse({"error": str(err)}, status_code=409)
+        return JSONResponse(await request.app.state.lab.work(run_view.diagnostics))
 
     async def walk(request: Request) -> Response:
         try:
@@ -365,17 +391,51 @@ def _run_routes(run_view) -> list[Route]:
             t = float("nan")
         if not 0 <= t <= 1:
             return JSONResponse({"error": "t must be a number in [0, 1]"}, status_code=400)
-        try:
-            png = await request.app.state.lab.work(run_view.walk_png, t)
-        except GanforgeError as err:
-            return JSONResponse({"error": str(err)}, status_code=409)
+        png = await request.app.state.lab.work(run_view.walk_png, t)
         return Response(png, media_type="image/png")
 
     return [
-        Route("/api/run", summary),
-        Route("/api/run/samples/{name}", sample),
-        Route("/api/run/diagnostics", diagnostics),
-        Route("/api/run/walk", walk),
+        Route("/api/run", _answer_errors(summary)),
+        Route("/api/run/samples/{name}", _answer_errors(sample, error_status=404)),
+        Route("/api/run/diagnostics", _answer_errors(diagnostics)),
+        Route("/api/run/walk", _answer_errors(walk)),
+    ]
+
+
+def _lifespan(server: LabServer, torch_threads: int | None):
+    """Set torch's thread count while the app runs; stop the worker pool when it ends."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        previous = torch.get_num_threads()
+        if torch_threads is not None:
+            torch.set_num_threads(torch_threads)
+        try:
+            yield
+        finally:
+            server.executor.shutdown(wait=True, cancel_futures=True)
+            if torch_threads is not None:
+                torch.set_num_threads(previous)
+
+    return lifespan
+
+
+def _page_routes(has_run: bool) -> list:
+    """The two pages, the WebSocket and the static files."""
+
+    async def index(request: Request) -> Response:
+        return FileResponse(STATIC_DIR / "index.html")
+
+    async def run_page(request: Request) -> Response:
+        if not has_run:
+            return RedirectResponse("/")
+        return FileResponse(STATIC_DIR / "run.html")
+
+    return [
+        Route("/", index),
+        Route("/run", run_page),
+        WebSocketRoute("/ws", lab_socket),
+        Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
 
 
@@ -410,35 +470,15 @@ def create_app(
 
         run_view = RunView(run_dir)
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app):
-        previous = torch.get_num_threads()
-        if torch_threads is not None:
-            torch.set_num_threads(torch_threads)
-        try:
-            yield
-        finally:
-            server.executor.shutdown(wait=True, cancel_futures=True)
-            if torch_threads is not None:
-                torch.set_num_threads(previous)
-
-    async def index(request: Request) -> Response:
-        return FileResponse(STATIC_DIR / "index.html")
-
-    async def run_page(request: Request) -> Response:
-        if run_view is None:
-            return RedirectResponse("/")
-        return FileResponse(STATIC_DIR / "run.html")
-
-    routes = [
-        Route("/", index),
-        Route("/run", run_page),
-        WebSocketRoute("/ws", lab_socket),
-        Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
-    ]
+    routes = _page_routes(run_view is not None)
     if run_view is not None:
         routes += _run_routes(run_view)
     middleware = [Middleware(LoopbackHostOnly)] if loopback_only else []
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
+    app = Starlette(
+        routes=routes,
+        lifespan=_lifespan(server, torch_threads),
+        middleware=middleware,
+        exception_handlers={Exception: _unexpected},
+    )
     app.state.lab = server
     return app

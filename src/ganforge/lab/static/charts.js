@@ -24,10 +24,35 @@ function formatNumber(value) {
   return value.toFixed(size >= 100 ? 0 : size >= 10 ? 1 : 3);
 }
 
+const BEST_COLOR = "#d6604d"; // the ring around a score's best value
+
+function isSparse(ys) {
+  // A column filled only every few rows (eval.every scores between metrics.csv rows of
+  // train.log_every): fewer than half the rows between its first and last value hold one.
+  let first = -1;
+  let last = -1;
+  let count = 0;
+  for (let i = 0; i < ys.length; i++) {
+    if (ys[i] === null) continue;
+    if (first < 0) first = i;
+    last = i;
+    count++;
+  }
+  return count > 0 && count < 0.5 * (last - first + 1);
+}
+
+function lastValue(ys) {
+  for (let i = ys.length - 1; i >= 0; i--) if (ys[i] !== null) return ys[i];
+  return null;
+}
+
 class LineChart {
   // series: [{key, label, color}]; options: {range: [lo, hi] | null, reference: y | null,
-  // maxPoints, percent}. Points beyond maxPoints are thinned by dropping every other one,
-  // so a long run keeps its whole shape in bounded memory.
+  // maxPoints, percent, best}. Points beyond maxPoints are thinned by dropping every other
+  // one, so a long run keeps its whole shape in bounded memory. Dense series are lines that
+  // break at missing values; sparse ones (see isSparse) are points joined across the gaps.
+  // best: {key, direction: "lower" | "higher", step | null, chosen} rings the best value of
+  // series `key` (the server says which way is better; `step` pins the one it chose).
   constructor(canvas, series, options = {}) {
     this.canvas = canvas;
     this.series = series;
@@ -35,7 +60,24 @@ class LineChart {
     this.reference = options.reference ?? null;
     this.maxPoints = options.maxPoints || 800;
     this.percent = options.percent || false;
+    this.best = options.best || null;
     this.clear();
+  }
+
+  bestIndex(key) {
+    // Index of the best value of series `key`, or -1 (no best asked for, or no values).
+    if (!this.best || this.best.key !== key) return -1;
+    const ys = this.ys[key];
+    if (this.best.step !== null && this.best.step !== undefined) {
+      const i = this.xs.indexOf(this.best.step);
+      if (i >= 0 && ys[i] !== null) return i;
+    }
+    const sign = this.best.direction === "lower" ? -1 : 1;
+    let found = -1;
+    for (let i = 0; i < ys.length; i++) {
+      if (ys[i] !== null && (found < 0 || sign * (ys[i] - ys[found]) > 0)) found = i;
+    }
+    return found;
   }
 
   clear() {
@@ -129,31 +171,55 @@ class LineChart {
     }
 
     let legendX = left;
+    if (this.best === null) delete this.canvas.dataset.best;
     for (const s of this.series) {
       const ys = this.ys[s.key];
       if (this.xs.length && !ys.some((v) => v !== null)) continue; // a series this data lacks
+      const at = (i) => [px(this.xs[i]), py(Math.min(Math.max(ys[i], lo), hi))];
+      const sparse = isSparse(ys);
+      if (this.canvas.dataset.sparse !== String(sparse)) this.canvas.dataset.sparse = String(sparse);
       ctx.strokeStyle = s.color;
+      ctx.fillStyle = s.color;
       ctx.lineWidth = 1.5;
       ctx.beginPath();
       let pen = false;
       for (let i = 0; i < ys.length; i++) {
         if (ys[i] === null) {
-          pen = false;
+          pen = pen && sparse; // a sparse series is joined across its empty rows
           continue;
         }
-        const y = Math.min(Math.max(ys[i], lo), hi);
-        if (pen) ctx.lineTo(px(this.xs[i]), py(y));
-        else ctx.moveTo(px(this.xs[i]), py(y));
+        if (pen) ctx.lineTo(...at(i));
+        else ctx.moveTo(...at(i));
         pen = true;
       }
       ctx.stroke();
-      const last = ys.length ? ys[ys.length - 1] : null;
-      const text = `${s.label} ${last === null ? "–" : label(last)}`;
+      for (let i = 0; sparse && i < ys.length; i++) {
+        if (ys[i] === null) continue;
+        ctx.beginPath();
+        ctx.arc(...at(i), 3, 0, 2 * Math.PI);
+        ctx.fill();
+      }
+      let text = `${s.label} ${formatOr(lastValue(ys), label)}`;
+      const best = this.bestIndex(s.key);
+      if (best >= 0) {
+        ctx.strokeStyle = BEST_COLOR;
+        ctx.lineWidth = 2;
+        ctx.beginPath();
+        ctx.arc(...at(best), 6, 0, 2 * Math.PI);
+        ctx.stroke();
+        text += ` · best ${label(ys[best])} at step ${Math.round(this.xs[best])}`;
+        if (this.best.chosen) text += " (generator-best)";
+        this.canvas.dataset.best = String(this.xs[best]);
+      }
       ctx.fillStyle = s.color;
       ctx.fillText(text, legendX, 12);
       legendX += ctx.measureText(text).width + 14;
     }
   }
+}
+
+function formatOr(value, format) {
+  return value === null ? "–" : format(value);
 }
 
 function drawHistogram(canvas, edges, groups) {

@@ -42,7 +42,16 @@
     $("history-label").textContent = name.replace(/^step_0*/, "step ").replace(".png", "");
   }
 
-  function showCurves(metrics, probabilistic) {
+  function bestMark(name, scores) {
+    // Ring the best value of an evaluation score; the server says which way is better and
+    // which score (at which step) chose generator-best.
+    const direction = scores.directions[name];
+    if (!direction) return null;
+    const chosen = scores.best !== null && scores.best.metric === name;
+    return { key: name, direction, step: chosen ? scores.best.step : null, chosen };
+  }
+
+  function showCurves(metrics, probabilistic, scores) {
     const steps = metrics.step || [];
     lossChart.setData(steps, metrics);
     dChart.range = probabilistic ? [0, 1] : null;
@@ -56,9 +65,11 @@
       if (!view.extra[name]) {
         const canvas = document.createElement("canvas");
         canvas.className = "chart";
+        canvas.dataset.column = name;
         $("extra-charts").append(canvas);
         view.extra[name] = new LineChart(canvas, [{ key: name, label: name, color: "#0571b0" }]);
       }
+      view.extra[name].best = bestMark(name, scores);
       view.extra[name].setData(steps, metrics);
       view.extra[name].draw();
     }
@@ -76,7 +87,7 @@
     $("run-step").textContent = summary.step;
     $("run-state").textContent = summary.finished ? "finished" : "running (or stopped)";
     $("run-loss").textContent = (summary.config.train || {}).loss || "–";
-    showCurves(summary.metrics, summary.probabilistic);
+    showCurves(summary.metrics, summary.probabilistic, summary.scores);
     const previous = view.samples.length;
     view.samples = summary.samples;
     const slider = $("history");
