@@ -36,13 +36,13 @@ from ganforge.config import ConfigError, read_yaml
 from ganforge.data import load_dataset
 from ganforge.data.batches import to_unit_range
 from ganforge.errors import GanforgeError
+from ganforge.games.gan import count_classes
 from ganforge.lab.alarms import diagnostic_alarms, find_alarms
 from ganforge.losses import LOSSES, class_cross_entropy, get_loss
-from ganforge.metrics.evaluate import metric_direction
+from ganforge.metrics.registry import column_spec
 from ganforge.models import build_models, is_conditional
 from ganforge.sampling import generate, seeded_inputs
 from ganforge.training.log import read_metrics
-from ganforge.training.state import count_classes
 from ganforge.training.steps import judge
 from ganforge.viz import image_grid, to_uint8
 
@@ -138,9 +138,13 @@ def _generator_info(run_dir: Path, which: str) -> dict[str, Any]:
     return info
 
 
-def _direction(column: str) -> str:
-    """``"lower"`` or ``"higher"``: which way an evaluation score column is better."""
-    return "lower" if metric_direction(column) < 0 else "higher"
+def _direction(column: str) -> str | None:
+    """``"lower"`` or ``"higher"``: which way an evaluation score column is better; None for a
+    column no metric writes (a game's own training statistics)."""
+    found = column_spec(column)
+    if found is None:
+        return None
+    return "lower" if found[1].direction < 0 else "higher"
 
 
 @dataclasses.dataclass
@@ -261,6 +265,7 @@ class RunView:
              "best": {"metric": "fid_fmnist", "step": 400, "value": 16.8} | None}
         """
         directions = {name: _direction(name) for name in metrics if name not in LOSS_COLUMNS}
+        directions = {name: way for name, way in directions.items() if way is not None}
         best = None
         with contextlib.suppress(OSError, ValueError, TypeError, KeyError):  # absent, or being replaced
             chosen = _generator_info(self.run_dir, "best")["eval"]
