@@ -30,9 +30,11 @@ def _choices(*values: str) -> dict:
 @dataclass
 class RunConfig:
     dir: str = "runs/default"  # run folder: config, metrics, samples, checkpoints
-    seed: int = 0  # same seed, same run (bit for bit on CPU)
+    seed: int = 0  # same seed, same run (bit for bit on CPU with run.threads fixed)
     device: str = "auto"  # auto (CUDA when present) | cpu | cuda | cuda:N
     progress: bool = True  # show a progress bar on the terminal
+    # torch CPU threads: auto (measured, re-tuned as the load changes) | N (fixed; bit-exact runs)
+    threads: str = field(default="auto", metadata={"resumable": True})
 
 
 @dataclass
@@ -257,6 +259,10 @@ def validate(cfg: Config) -> None:
         )
     if cfg.eval.n < 2:
         raise ConfigError(f"eval.n must be at least 2 samples, got {cfg.eval.n}")
+    if cfg.run.threads != "auto" and not (cfg.run.threads.isdigit() and int(cfg.run.threads) > 0):
+        raise ConfigError(
+            f"run.threads={cfg.run.threads!r} is not valid; give auto or a positive whole number, e.g. 1"
+        )
 
 
 def from_dict(values: dict[str, Any]) -> Config:

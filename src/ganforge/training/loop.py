@@ -29,7 +29,7 @@ from ganforge.config import Config, ConfigError
 from ganforge.data.batches import to_unit_range
 from ganforge.errors import GanforgeError
 from ganforge.metrics.evaluate import TrainingEvaluator
-from ganforge.training import distributed, fast
+from ganforge.training import distributed, fast, threads
 from ganforge.training.log import MetricsLog, read_metrics
 from ganforge.training.state import TrainState, build_state
 from ganforge.training.steps import d_step, g_step, update_ema
@@ -41,6 +41,7 @@ RESUMABLE = {
     "run.dir",
     "run.device",
     "run.progress",
+    "run.threads",  # changes the last bits of later steps, not the run (docs/threads.md)
     "data.root",
     "data.download",
     "train.steps",
@@ -251,6 +252,7 @@ def train(
             )
 
     run_iteration = fast.make_runner(state, train_iteration)  # eager, CUDA graph or compiled
+    thread_tuner = threads.for_run(cfg.run.threads, state.device, state.dist.enabled)  # run.threads
     stopping = False
     with _StopRequest() as stop:
         while state.step < steps and not stopping:
@@ -264,6 +266,7 @@ def train(
                 sums[name] = sums[name] + value if name in sums else value.clone()
             count += 1
             bar.update(1)
+            thread_tuner.step()  # CPU: times the step on the host clock; may change the count
             stopping = stop.requested and not state.dist.enabled
 
             if state.step % t.log_every == 0 or state.step == steps:
@@ -302,6 +305,7 @@ def train(
                 checkpoint()
         bar.close()
         checkpoint()
+    thread_tuner.restore()
     if main:
         finish(state)
         if evaluator is not None:
