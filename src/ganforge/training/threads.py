@@ -68,7 +68,9 @@ class ThreadTuner:
       time with the probe's. A drift beyond ``drift`` (either way: load came or went) probes
       again at once; otherwise it probes again after ``reprobe_every`` steps, an interval that
       doubles (up to ``max_reprobe_every``) each time the same count wins, so a steady
-      machine pays for probing less and less.
+      machine pays for probing less and less. Drift probes come at most every ``min_gap``
+      steps, and a candidate whose first timed step is ``give_up`` times slower than the best
+      so far is dropped at once: on a noisy machine, probing a bad count must stay cheap.
 
     Medians, not means, so that an occasional checkpoint or sample grid between two calls
     does not count as a slow step. ``clock`` and ``set_threads`` are injectable for tests.
@@ -85,6 +87,8 @@ class ThreadTuner:
         probe_steps: int = 5,
         window: int = 25,
         drift: float = 0.3,
+        min_gap: int = 100,
+        give_up: float = 2.0,
         reprobe_every: int = 250,
         max_reprobe_every: int = 2000,
         clock: Callable[[], float] = time.perf_counter,
@@ -95,6 +99,7 @@ class ThreadTuner:
         self.fixed = fixed
         self.candidates = candidates or candidate_counts(usable_cores())
         self.warmup, self.probe_steps, self.window, self.drift = warmup, probe_steps, window, drift
+        self.min_gap, self.give_up = min_gap, give_up
         self.base_reprobe_every = self.reprobe_every = reprobe_every
         self.max_reprobe_every = max_reprobe_every
         self._clock, self._set, self._get = clock, set_threads, get_threads
@@ -141,7 +146,9 @@ class ThreadTuner:
             return
         self._times.append(now - last)
         if self.probing:
-            if len(self._times) >= self.probe_steps:
+            best = min(self.scores.values(), default=None)
+            hopeless = best is not None and self._times[0] > self.give_up * best
+            if hopeless or len(self._times) >= self.probe_steps:
                 self.scores[self._queue.pop(0)] = statistics.median(self._times)
                 self._next_probe_count()
             return
@@ -185,6 +192,7 @@ class ThreadTuner:
     def _check_window(self, seconds: float) -> None:
         expected = self.scores.get(self.current)
         drifted = expected is not None and abs(seconds - expected) > self.drift * expected
+        drifted = drifted and self._since_probe >= self.min_gap
         if drifted:
             self.reprobe_every = self.base_reprobe_every
         if drifted or self._since_probe >= self.reprobe_every:
