@@ -33,8 +33,8 @@ class RunConfig:
     seed: int = 0  # same seed, same run (bit for bit on CPU with run.threads fixed)
     device: str = "auto"  # auto (CUDA when present) | cpu | cuda | cuda:N
     progress: bool = True  # show a progress bar on the terminal
-    # torch CPU threads: auto (measured, re-tuned as the load changes) | N (fixed; bit-exact runs)
-    threads: str = field(default="auto", metadata={"resumable": True})
+    # torch CPU threads: auto (measured, re-measured as the load changes) | N (fixed: bit-exact)
+    threads: str = field(default="auto", metadata={"resumable": True})  # docs/threads.md
 
 
 @dataclass
