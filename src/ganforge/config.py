@@ -45,9 +45,14 @@ def is_resumable(section: str, key: str) -> bool:
 class RunConfig:
     # run folder: config, metrics, samples, checkpoints
     dir: str = field(default="runs/default", metadata=RESUMABLE)
-    seed: int = field(default=0, metadata=FIXED)  # same seed, same run (bit for bit on CPU)
+    seed: int = field(
+        default=0, metadata=FIXED
+    )  # same seed, same run (bit for bit on CPU with run.threads fixed)
     device: str = field(default="auto", metadata=RESUMABLE)  # auto (CUDA when present) | cpu | cuda | cuda:N
     progress: bool = field(default=True, metadata=RESUMABLE)  # show a progress bar on the terminal
+    # torch CPU threads: auto (measured, re-measured as the load changes) | N (fixed: bit-exact);
+    # a change alters the last bits of later steps, not the run (docs/threads.md)
+    threads: str = field(default="auto", metadata=RESUMABLE)
 
 
 @dataclass
@@ -341,6 +346,10 @@ def validate(cfg: Config) -> None:
         )
     if cfg.eval.n < 2:
         raise ConfigError(f"eval.n must be at least 2 samples, got {cfg.eval.n}")
+    if cfg.run.threads != "auto" and not (cfg.run.threads.isdigit() and int(cfg.run.threads) > 0):
+        raise ConfigError(
+            f"run.threads={cfg.run.threads!r} is not valid; give auto or a positive whole number, e.g. 1"
+        )
 
 
 # Upper bounds checked before anything is allocated: far above any model or batch this toolkit

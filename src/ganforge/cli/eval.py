@@ -80,6 +80,9 @@ def run(args) -> int:
 
     if args.n is not None and args.n < 2:
         raise GanforgeError("--n must be at least 2")
+    from ganforge.training.threads import apply_one_shot
+
+    apply_one_shot(args.device)  # CPU: the cores other work leaves free (docs/threads.md)
     settings = EvalSettings(
         metrics=args.metrics,
         n=args.n,

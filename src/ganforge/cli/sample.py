@@ -11,6 +11,7 @@ from ganforge.checkpoint import load_generator
 from ganforge.errors import GanforgeError
 from ganforge.models import sample_noise
 from ganforge.sampling import generate, sample_generator
+from ganforge.training.threads import apply_one_shot
 from ganforge.viz import save_samples, to_uint8
 from ganforge.viz.class_grid import class_rows_grid
 
@@ -101,6 +102,7 @@ def run(args) -> int:
         raise GanforgeError(f"--out {out}: give a .png (grid) or .npy (raw samples) file name")
     if args.n is not None and args.n <= 0:
         raise GanforgeError("-n must be positive")
+    apply_one_shot(args.device)  # CPU: the cores other work leaves free (docs/threads.md)
     G, meta = load_generator(args.run, args.which, device=args.device)
     model, num_classes = meta["model"], meta.get("num_classes")
     chosen = resolve_class(args.class_, meta, args.run) if args.class_ is not None else None

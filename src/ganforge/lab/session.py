@@ -22,6 +22,7 @@ from ganforge.lab.protocol import DRAW_BOUNDS, SETTINGS, default_settings, encod
 from ganforge.losses import get_loss
 from ganforge.models import build_models, sample_noise
 from ganforge.training.steps import d_step, g_step
+from ganforge.training.threads import for_run as thread_tuner
 
 LAB_POINTS = 20_000  # real points drawn once per built-in data set
 DRAWN_STD = 0.03  # drawn points are spread by this Gaussian jitter, in data units
@@ -66,6 +67,7 @@ class LabSession:
         self.settings.update(settings or {})
         self.drawn = drawn
         self.run_id = 0
+        self._threads = thread_tuner("auto", "cpu")  # the fastest torch thread count, re-measured
         self._install(self._build())
 
     # --- building and changing the game ----------------------------------------------------
@@ -233,6 +235,7 @@ class LabSession:
         done = 0
         while done < max_iterations and not self.diverged:
             self.step_iteration()
+            self._threads.step()
             done += 1
             if time.perf_counter() >= deadline:
                 break

@@ -28,7 +28,7 @@ from ganforge.config import Config, ConfigError, is_resumable
 from ganforge.errors import GanforgeError
 from ganforge.files import remove_stale_temporaries
 from ganforge.runlock import hold
-from ganforge.training import distributed, runners, speed
+from ganforge.training import distributed, runners, speed, threads
 from ganforge.training.log import MetricsLog, read_metrics
 from ganforge.training.scoring import scorer_for
 from ganforge.training.state import TrainState, build_state
@@ -279,13 +279,23 @@ def open_run(cfg: Config, resume: bool) -> TrainState:
 
 def run_schedule(book: RunBook, stop: _StopRequest) -> bool:
     """Iterate until ``train.steps`` (or a stop request); returns whether it was stopped."""
-    state, t = book.state, book.state.cfg.train
+    state = book.state
     run_iteration = runners.make_runner(state, train_iteration)  # eager, CUDA graph or compiled
+    thread_tuner = threads.for_run(state.cfg.run.threads, state.device, state.dist.enabled)
+    try:
+        return _iterate(book, stop, run_iteration, thread_tuner)
+    finally:
+        thread_tuner.restore()
+
+
+def _iterate(book: RunBook, stop: _StopRequest, run_iteration, thread_tuner: threads.ThreadTuner) -> bool:
+    state, t = book.state, book.state.cfg.train
     stopping = False
     while state.step < t.steps and not stopping:
         if t.lr_decay_start < 1:
             state.game.set_lr_factor(lr_factor(state.step, t.steps, t.lr_decay_start))
         book.add(run_iteration(state))
+        thread_tuner.step()  # CPU: times the step on the host clock; may change the count
         stopping = stop.requested and not state.dist.enabled
         if state.step % t.log_every == 0 or state.step == t.steps:
             stopping = book.log_row(stop.requested)
