@@ -61,6 +61,16 @@ class ModelConfig:
     num_classes: int | None = None  # classes G and D are conditioned on; None: from the data
     # cdcgan's D: projection (Miyato & Koyama 2018) or aux. classifier (ACGAN, Odena et al. 2017)
     conditioning: str = field(default="projection", metadata=_choices("projection", "acgan"))
+    # Translation games (cyclegan, pix2pix) only; g_width / d_width are the reference's ngf / ndf.
+    generator: str = field(
+        default="auto", metadata={"choices": ("auto", "resnet", "unet"), "resumable": False}
+    )  # translation G; auto: resnet for cyclegan, unet for pix2pix (as in the papers)
+    res_blocks: int | None = field(
+        default=None, metadata={"resumable": False}
+    )  # residual blocks of the resnet G; None: 6 up to 128 px, 9 above (the reference)
+    d_layers: int | None = field(
+        default=None, metadata={"resumable": False}
+    )  # PatchGAN stride-2 layers; None: 3 (70 px patches) from 128 px, 2 from 48 px, 1 below
 
 
 @dataclass
@@ -96,6 +106,17 @@ class TrainConfig:
         default="auto", metadata=_choices("auto", "eager", "cuda-graphs", "reduce-overhead")
     )  # auto: cuda-graphs on 1 GPU, else eager
     sync_batchnorm: bool = False  # under DDP (CUDA only): batch-norm statistics over the global batch
+    # Translation games only. CycleGAN (Zhu et al. 2017, sec. 4 and 7.1) and pix2pix (Isola et al. 2017).
+    cycle_weight: float = field(
+        default=10.0, metadata={"resumable": False}
+    )  # cyclegan: lambda_cycle, weight of each direction's L1 cycle loss; 0: the GAN-only ablation
+    identity_weight: float = field(
+        default=0.5, metadata={"resumable": False}
+    )  # cyclegan: identity L1 weight as a multiple of lambda_cycle (0.5 * 10 = 5, the paper's); 0: off
+    pool_size: int = field(
+        default=50, metadata={"resumable": False}
+    )  # cyclegan: generated images each D's history pool holds (Shrivastava et al. 2017); 0: no pool
+    l1_weight: float = field(default=100.0, metadata={"resumable": False})  # pix2pix: lambda of the L1 term
 
 
 @dataclass
