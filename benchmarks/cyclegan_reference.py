@@ -126,12 +126,17 @@ class ReferenceCycleGAN:
     """``CycleGANModel`` of the reference, training part only; netD_A judges B images."""
 
     def __init__(
-        self, device: torch.device, n_blocks: int = 9, lambda_cycle: float = 10.0, lambda_idt: float = 0.5
+        self,
+        device: torch.device,
+        n_blocks: int = 9,
+        lambda_cycle: float = 10.0,
+        lambda_idt: float = 0.5,
+        width: int = 64,  # ngf = ndf
     ):
-        self.netG_A = init_normal(resnet_generator(n_blocks=n_blocks)).to(device)
-        self.netG_B = init_normal(resnet_generator(n_blocks=n_blocks)).to(device)
-        self.netD_A = init_normal(n_layer_discriminator()).to(device)
-        self.netD_B = init_normal(n_layer_discriminator()).to(device)
+        self.netG_A = init_normal(resnet_generator(ngf=width, n_blocks=n_blocks)).to(device)
+        self.netG_B = init_normal(resnet_generator(ngf=width, n_blocks=n_blocks)).to(device)
+        self.netD_A = init_normal(n_layer_discriminator(ndf=width)).to(device)
+        self.netD_B = init_normal(n_layer_discriminator(ndf=width)).to(device)
         self.lambda_A = self.lambda_B = lambda_cycle
         self.lambda_idt = lambda_idt
         self.fake_A_pool, self.fake_B_pool = ImagePool(50), ImagePool(50)
