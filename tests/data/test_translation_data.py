@@ -175,3 +175,10 @@ def test_edges_find_a_square_outline():
     square[0, 0, 3:9, 3:9] = 255
     edge = T.edges(square)[0, 0] > 0
     assert edge[3, 5] and edge[2, 5] and not edge[5, 5] and not edge[0, 0]
+
+
+def test_translation_sets_are_listed_as_pairs():
+    from ganforge.data import DATASETS
+
+    for name in ("unpaired", "paired", "fmnist-tint", "fmnist-edges"):
+        assert DATASETS[name].kind == "pair" and DATASETS[name].summary

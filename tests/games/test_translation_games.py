@@ -178,3 +178,15 @@ def test_identity_loss_needs_equal_channels(folders, monkeypatch):
         _game("cyclegan", folders)
     game = _game("cyclegan", folders, "train.identity_weight=0")
     assert game.iteration()["loss_cycle_A"] > 0
+
+
+def test_channels_last_plan_runs(folders):
+    from ganforge.training.fast import SpeedPlan as Plan
+
+    cfg_game = _game("cyclegan", folders)
+    game = type(cfg_game)(
+        cfg_game.cfg, torch.device("cpu"), DistContext(), Plan(memory_format="channels_last")
+    )
+    stats = game.iteration()
+    assert all(torch.isfinite(v) for v in stats.values())
+    assert game.G_AB.model[1].weight.is_contiguous(memory_format=torch.channels_last)
