@@ -190,3 +190,8 @@ def test_channels_last_plan_runs(folders):
     stats = game.iteration()
     assert all(torch.isfinite(v) for v in stats.values())
     assert game.G_AB.model[1].weight.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_negative_weights_are_refused(folders):
+    with pytest.raises(ConfigError, match=r"train.cycle_weight must be >= 0 \(0 turns it off\), got -1.0"):
+        _game("cyclegan", folders, "train.cycle_weight=-1")

@@ -33,6 +33,7 @@ from ganforge.games.image_pool import ImagePool
 from ganforge.games.translation_common import (
     GRID_ROWS,
     DomainBatches,
+    check_weights,
     eval_mode,
     resolve_generator,
     to_unit,
@@ -56,6 +57,7 @@ class CycleGAN(Game):
 
     def __init__(self, cfg, device: torch.device, dist, speed: fast.SpeedPlan):
         self.cfg, self.device, self.speed = cfg, device, speed
+        check_weights(cfg.train)
         data = load_translation(cfg.data, paired=False)
         model, train, seed = cfg.model, cfg.train, cfg.run.seed
         size, (channels_a, channels_b) = data.image_size, data.channels

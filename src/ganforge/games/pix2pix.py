@@ -25,6 +25,7 @@ from ganforge.games.base import Game, register_game
 from ganforge.games.translation_common import (
     GRID_ROWS,
     DomainBatches,
+    check_weights,
     eval_mode,
     resolve_generator,
     to_unit,
@@ -48,6 +49,7 @@ class Pix2Pix(Game):
 
     def __init__(self, cfg, device: torch.device, dist, speed: fast.SpeedPlan):
         self.cfg, self.device, self.speed = cfg, device, speed
+        check_weights(cfg.train)
         data = load_translation(cfg.data, paired=True)
         model, train = cfg.model, cfg.train
         size, (channels_a, channels_b) = data.image_size, data.channels

@@ -26,6 +26,13 @@ def resolve_generator(choice: str, paper_default: str) -> str:
     return paper_default if choice == "auto" else choice
 
 
+def check_weights(train) -> None:
+    """The translation loss weights and pool size must not be negative (0 turns a term off)."""
+    for name in ("cycle_weight", "identity_weight", "l1_weight", "pool_size"):
+        if getattr(train, name) < 0:
+            raise ConfigError(f"train.{name} must be >= 0 (0 turns it off), got {getattr(train, name)}")
+
+
 class DomainBatches:
     """Shuffled batches of one domain's uint8 images, kept on the device, returned in [-1, 1].
 
