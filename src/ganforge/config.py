@@ -95,6 +95,16 @@ class ModelConfig:
     conditioning: str = field(
         default="projection", metadata=_choices(resumable=False, values=("projection", "acgan"))
     )
+    # Translation and multi-domain games (cyclegan, pix2pix, stargan) only; g_width / d_width
+    # are the reference's ngf / ndf.
+    # translation G; auto: resnet for cyclegan, unet for pix2pix (as in the papers)
+    generator: str = field(
+        default="auto", metadata=_choices(resumable=False, values=("auto", "resnet", "unet"))
+    )
+    # residual blocks of the resnet G; None: 6 up to 128 px, 9 above (the reference)
+    res_blocks: int | None = field(default=None, metadata=FIXED)
+    # PatchGAN stride-2 layers; None: 3 (70 px patches) from 128 px, 2 from 48 px, 1 below
+    d_layers: int | None = field(default=None, metadata=FIXED)
 
 
 @dataclass
@@ -135,6 +145,14 @@ class TrainConfig:
     )  # auto: cuda-graphs on 1 GPU, else eager
     # under DDP (CUDA only): batch-norm statistics over the global batch
     sync_batchnorm: bool = field(default=False, metadata=RESUMABLE)
+    # Translation games only. CycleGAN (Zhu et al. 2017, sec. 4 and 7.1) and pix2pix (Isola et al. 2017).
+    # cyclegan: lambda_cycle, weight of each direction's L1 cycle loss; 0: the GAN-only ablation
+    cycle_weight: float = field(default=10.0, metadata=FIXED)
+    # cyclegan: identity L1 weight as a multiple of lambda_cycle (0.5 * 10 = 5, the paper's); 0: off
+    identity_weight: float = field(default=0.5, metadata=FIXED)
+    # cyclegan: generated images each D's history pool holds (Shrivastava et al. 2017); 0: no pool
+    pool_size: int = field(default=50, metadata=FIXED)
+    l1_weight: float = field(default=100.0, metadata=FIXED)  # pix2pix: lambda of the L1 term
 
 
 @dataclass

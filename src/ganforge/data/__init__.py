@@ -6,7 +6,8 @@
 from __future__ import annotations
 
 # Importing the reader modules registers their data sets.
-from ganforge.data import cifar, digits, folder, idx, mixtures  # noqa: F401
+# translation: the two-domain sets (kind "pair") for CycleGAN and pix2pix.
+from ganforge.data import cifar, digits, folder, idx, mixtures, translation  # noqa: F401
 from ganforge.data.registry import DATASETS, DataError, Dataset, register
 
 __all__ = ["DATASETS", "Dataset", "DataError", "load_dataset", "register"]
@@ -17,6 +18,8 @@ def load_dataset(cfg, seed: int = 0) -> Dataset:
     if cfg.name not in DATASETS:
         raise DataError(f"unknown data set '{cfg.name}'; choose one of: " + ", ".join(DATASETS))
     dataset = DATASETS[cfg.name].loader(cfg, seed)
+    if dataset.kind == "pair":  # a translation.TranslationData; its reader applied the limit
+        return dataset
     if cfg.limit is not None:
         dataset.data = dataset.data[: cfg.limit]
         if dataset.labels is not None:

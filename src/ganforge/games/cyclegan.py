@@ -1,0 +1,186 @@
+"""CycleGAN (Zhu et al. 2017): two generators, G_AB: A -> B and G_BA: B -> A, and two
+discriminators, D_A judging A images and D_B judging B images, trained on unpaired data.
+
+One iteration is the reference's ``optimize_parameters``: translate both ways and back, (1)
+update both Gs with the Ds frozen, (2) update D_A and (3) D_B on real images against fakes
+drawn through each D's image pool. Names follow the paper; note that the reference's
+``netD_A`` judges B images (it is our D_B), and its ``loss_idt_A`` is our ``loss_idt_B``
+(G_AB applied to B images).
+
+Departures from the reference, on purpose:
+- The adversarial term of G is ``train.loss``'s G function. For ``lsgan`` ganforge's is
+  1/2 E[(D(G(x)) - 1)^2] (Mao et al. eq. 2) where the reference uses the MSE without the 1/2,
+  so the cycle and identity terms weigh twice as much relative to it. D's loss is the same.
+- ``train.loss`` defaults to ganforge's ``nonsaturating``; the CycleGAN presets set ``lsgan``,
+  the paper's choice (sec. 4).
+- D_A and D_B each have their own Adam (the reference shares one over both): the same
+  updates, since Adam is per parameter, and each D's step is its own function.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ganforge.config import ConfigError
+from ganforge.data.translation import load_translation
+from ganforge.games.base import Game, register_game
+from ganforge.games.image_pool import ImagePool
+from ganforge.games.translation_common import (
+    GRID_ROWS,
+    DomainBatches,
+    check_weights,
+    eval_mode,
+    resolve_generator,
+    to_unit,
+    write_rows,
+)
+from ganforge.losses import get_loss, gradient_penalty
+from ganforge.models.translation import (
+    build_discriminator,
+    build_generator,
+    generator_meta,
+    set_requires_grad,
+)
+from ganforge.training.steps import d_outputs
+
+
+@register_game
+class CycleGAN(Game):
+    name = "cyclegan"
+    progress_stats = (("loss_G", "G"), ("loss_D_A", "D_A"), ("loss_D_B", "D_B"), ("loss_cycle_A", "cyc_A"))
+
+    ddp_nets = ("G_AB", "G_BA", "D_A", "D_B")
+    float_outputs = ("D_A", "D_B")
+
+    def __init__(self, cfg, device: torch.device, dist, speed=None):
+        super().__init__(cfg, device, dist, speed)
+        check_weights(cfg.train)
+        data = self.dataset = load_translation(cfg.data, paired=False)
+        model, train, seed = cfg.model, cfg.train, cfg.run.seed
+        size, (channels_a, channels_b) = data.image_size, data.channels
+        if train.identity_weight > 0 and channels_a != channels_b:
+            raise ConfigError(
+                f"the identity loss needs both domains in the same channels ({channels_a} vs {channels_b}); "
+                "set data.channels, or train.identity_weight=0"
+            )
+        kind = resolve_generator(model.generator, "resnet")
+        self.meta_ab = generator_meta(kind, channels_a, channels_b, size, model.g_width, model.res_blocks)
+        self.meta_ba = generator_meta(kind, channels_b, channels_a, size, model.g_width, model.res_blocks)
+        self.G_AB = self.nets["G_AB"] = build_generator(self.meta_ab)
+        self.G_BA = self.nets["G_BA"] = build_generator(self.meta_ba)
+        self.D_A = self.nets["D_A"] = build_discriminator(channels_a, size, model.d_width, model.d_layers)
+        self.D_B = self.nets["D_B"] = build_discriminator(channels_b, size, model.d_width, model.d_layers)
+        self.loss = get_loss(train.loss)
+        self.plan_speed(gradient_penalty=self.loss.gradient_penalty)
+        self.prepare_nets()
+        betas = (train.beta1, train.beta2)
+        self.adam("opt_g", [*self.G_AB.parameters(), *self.G_BA.parameters()], train.lr_g, betas)
+        self.adam("opt_d_a", self.D_A.parameters(), train.lr_d, betas)
+        self.adam("opt_d_b", self.D_B.parameters(), train.lr_d, betas)
+        self.wrap_nets()
+
+        # Each source of randomness has its own generator, seeded from run.seed.
+        self.batches_a = DomainBatches(data.train_a, train.batch_size, seed * 1000 + 1, device, dist)
+        self.batches_b = DomainBatches(data.train_b, train.batch_size, seed * 1000 + 2, device, dist)
+        self.pool_a = ImagePool(train.pool_size, seed * 1000 + 3)
+        self.pool_b = ImagePool(train.pool_size, seed * 1000 + 4)
+        rows = min(GRID_ROWS, len(data.test_a), len(data.test_b))
+        self.grid_a = data.test_a[:rows].clone()  # fixed inputs of the progress grid (uint8)
+        self.grid_b = data.test_b[:rows].clone()
+
+    def iteration(self) -> dict[str, Tensor]:
+        real_a, real_b = self.batches_a.next(), self.batches_b.next()
+        fake_b, fake_a, stats = self.g_step(real_a, real_b)
+        stats.update(self.d_step_a(real_a, self.pool_a.query(fake_a)))
+        stats.update(self.d_step_b(real_b, self.pool_b.query(fake_b)))
+        return stats
+
+    def g_step(self, real_a: Tensor, real_b: Tensor) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
+        """(1) Update G_AB and G_BA with the Ds frozen (Zhu et al. eq. 3, plus sec. 5.2's identity).
+
+        Each G fools the D of its target domain; each image must come back through both
+        generators (cycle consistency, lambda = ``train.cycle_weight`` per direction); with
+        ``identity_weight`` > 0, a G given an image of its target domain should leave it alone.
+        Returns the fakes (detached) for the D steps and the named losses.
+        """
+        t = self.cfg.train
+        set_requires_grad([self.D_A, self.D_B], False)
+        fake_b, fake_a = self.G_AB(real_a), self.G_BA(real_b)
+        rec_a, rec_b = self.G_BA(fake_b), self.G_AB(fake_a)
+        losses = {
+            "loss_G_AB": self.loss.g(self.D_B(fake_b)),
+            "loss_G_BA": self.loss.g(self.D_A(fake_a)),
+            "loss_cycle_A": t.cycle_weight * F.l1_loss(rec_a, real_a),
+            "loss_cycle_B": t.cycle_weight * F.l1_loss(rec_b, real_b),
+        }
+        if t.identity_weight > 0:
+            weight = t.identity_weight * t.cycle_weight
+            losses["loss_idt_A"] = weight * F.l1_loss(self.G_BA(real_a), real_a)
+            losses["loss_idt_B"] = weight * F.l1_loss(self.G_AB(real_b), real_b)
+        loss_G = sum(losses.values())
+        self.optimizers["opt_g"].zero_grad(set_to_none=True)
+        loss_G.backward()
+        self.optimizers["opt_g"].step()
+        set_requires_grad([self.D_A, self.D_B], True)
+        stats = {name: value.detach() for name, value in losses.items()}
+        stats["loss_G"] = loss_G.detach()
+        return fake_b.detach(), fake_a.detach(), stats
+
+    def d_step_a(self, real_a: Tensor, fake_a: Tensor) -> dict[str, Tensor]:
+        """(2) Update D_A: real A images against G_BA's fakes from the pool."""
+        return self._d_update(self.D_A, self.optimizers["opt_d_a"], real_a, fake_a, "A")
+
+    def d_step_b(self, real_b: Tensor, fake_b: Tensor) -> dict[str, Tensor]:
+        """(3) Update D_B: real B images against G_AB's fakes from the pool."""
+        return self._d_update(self.D_B, self.optimizers["opt_d_b"], real_b, fake_b, "B")
+
+    def _d_update(
+        self, D: nn.Module, optimizer, real: Tensor, fake: Tensor, domain: str
+    ) -> dict[str, Tensor]:
+        """One D's loss (``train.loss``'s D function of its logits), backward and Adam step."""
+        real_logits, fake_logits = D(real), D(fake)
+        loss = self.loss.d(real_logits, fake_logits)
+        if self.loss.gradient_penalty:
+            loss = loss + self.cfg.train.gp_weight * gradient_penalty(D, real, fake)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return {
+            f"loss_D_{domain}": loss.detach(),
+            f"d_real_{domain}": d_outputs(real_logits.detach(), self.loss),
+            f"d_fake_{domain}": d_outputs(fake_logits.detach(), self.loss),
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "sampler_a": self.batches_a.sampler.state_dict(),
+            "sampler_b": self.batches_b.sampler.state_dict(),
+            "pool_a": self.pool_a.state_dict(),
+            "pool_b": self.pool_b.state_dict(),
+            "grid_a": self.grid_a,
+            "grid_b": self.grid_b,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.batches_a.sampler.load_state_dict(state["sampler_a"])
+        self.batches_b.sampler.load_state_dict(state["sampler_b"])
+        self.pool_a.load_state_dict(state["pool_a"], self.device)
+        self.pool_b.load_state_dict(state["pool_b"], self.device)
+        self.grid_a, self.grid_b = state["grid_a"], state["grid_b"]
+
+    @torch.no_grad()
+    def write_grid(self, path: Path) -> None:
+        """Rows: a | G_AB(a) | G_BA(G_AB(a)) | b | G_BA(b) | G_AB(G_BA(b)), fixed test images."""
+        real_a, real_b = to_unit(self.grid_a.to(self.device)), to_unit(self.grid_b.to(self.device))
+        with eval_mode(self.G_AB, self.G_BA):
+            fake_b, fake_a = self.G_AB(real_a), self.G_BA(real_b)
+            write_rows(path, [real_a, fake_b, self.G_BA(fake_b), real_b, fake_a, self.G_AB(fake_a)])
+
+    def inference(self) -> dict[str, tuple[nn.Module, dict[str, Any]]]:
+        """``models.translation.build_generator(meta)`` rebuilds either generator."""
+        return {"AtoB": (self.G_AB, dict(self.meta_ab)), "BtoA": (self.G_BA, dict(self.meta_ba))}

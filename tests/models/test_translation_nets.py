@@ -1,0 +1,101 @@
+"""The translation networks: shapes at 28-256 px, gradients, init, rebuild from metadata."""
+
+import pytest
+import torch
+
+from ganforge.models.patchgan import ModelConfigError, patch_grid, receptive_field
+from ganforge.models.translation import (
+    build_discriminator,
+    build_generator,
+    generator_meta,
+    resolve_d_layers,
+    set_requires_grad,
+)
+
+
+@pytest.mark.parametrize("size", [28, 32, 64])
+@pytest.mark.parametrize("kind", ["resnet", "unet"])
+def test_generator_keeps_the_size_and_range(size, kind):
+    torch.manual_seed(0)
+    G = build_generator(generator_meta(kind, 1, 3, size, width=4, res_blocks=1))
+    out = G(torch.rand(2, 1, size, size) * 2 - 1)
+    assert out.shape == (2, 3, size, size)
+    assert out.abs().max() <= 1
+
+
+def test_256_px_nets_build_and_run_once():
+    torch.manual_seed(0)
+    G = build_generator(generator_meta("resnet", 3, 3, 256, width=2))
+    assert (
+        sum(isinstance(m, torch.nn.Module) and m.__class__.__name__ == "ResidualBlock" for m in G.modules())
+        == 9
+    )
+    U = build_generator(generator_meta("unet", 3, 3, 256, width=2, norm="batch", dropout=True))
+    assert U.depth == 8 and sum(isinstance(m, torch.nn.Dropout) for m in U.modules()) == 3
+    x = torch.rand(1, 3, 256, 256) * 2 - 1
+    assert G(x).shape == U.eval()(x).shape == (1, 3, 256, 256)
+    D = build_discriminator(3, 256, width=2, d_layers=None)
+    assert D(x).shape == (1, 1, 30, 30)  # the 70x70 PatchGAN
+
+
+def test_res_blocks_default_follows_the_reference():
+    assert generator_meta("resnet", 3, 3, 128, 8)["res_blocks"] == 6
+    assert generator_meta("resnet", 3, 3, 256, 8)["res_blocks"] == 9
+
+
+def test_unet_on_28_px_is_the_padded_32_px_network():
+    G = build_generator(generator_meta("unet", 1, 1, 28, width=4))
+    assert G.depth == 5
+    assert G(torch.zeros(1, 1, 28, 28)).shape == (1, 1, 28, 28)
+
+
+def test_patch_grid_and_default_layers():
+    assert receptive_field(3) == 70
+    assert patch_grid(256, 3) == 30
+    for size in (28, 32, 64, 128, 256):
+        layers = resolve_d_layers(size, None)
+        D = build_discriminator(1, size, width=4, d_layers=layers)
+        grid = D(torch.zeros(1, 1, size, size)).shape[-1]
+        assert grid == patch_grid(size, layers) >= 2
+
+
+def test_too_many_d_layers_is_one_clear_error():
+    with pytest.raises(
+        ModelConfigError, match=r"model.d_layers=3 leaves a 1x1 patch grid at 28 px; use 1..2"
+    ):
+        resolve_d_layers(28, 3)
+
+
+def test_conditional_discriminator_sees_both_images():
+    D = build_discriminator(1 + 3, 32, width=4, d_layers=None, conditional=True)
+    x, y = torch.zeros(2, 1, 32, 32), torch.zeros(2, 3, 32, 32)
+    assert D(x, y).shape == (2, 1, 14, 14)
+
+
+def test_init_is_normal_002_and_gradients_reach_every_weight():
+    torch.manual_seed(0)
+    G = build_generator(generator_meta("unet", 3, 3, 32, width=8, norm="batch"))
+    D = build_discriminator(3, 32, width=8, d_layers=2)
+    conv = next(m for m in G.modules() if isinstance(m, torch.nn.ConvTranspose2d))
+    assert abs(conv.weight.std().item() - 0.02) < 0.003
+    D(G(torch.rand(4, 3, 32, 32))).mean().backward()
+    for net in (G, D):
+        for name, parameter in net.named_parameters():
+            assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name
+
+
+def test_set_requires_grad_freezes():
+    D = build_discriminator(1, 28, width=4, d_layers=1)
+    set_requires_grad([D], False)
+    assert not any(p.requires_grad for p in D.parameters())
+    set_requires_grad([D], True)
+    assert all(p.requires_grad for p in D.parameters())
+
+
+def test_rebuild_from_meta_gives_the_same_function():
+    meta = generator_meta("resnet", 1, 1, 28, width=4, res_blocks=2)
+    G = build_generator(meta)
+    H = build_generator(meta)
+    H.load_state_dict(G.state_dict())
+    x = torch.rand(1, 1, 28, 28)
+    assert torch.equal(G(x), H(x))
