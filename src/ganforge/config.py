@@ -46,6 +46,9 @@ class DataConfig:
     limit: int | None = None  # use only the first N examples; None: all
     n_points: int = 100_000  # points drawn once for the 2-D mixtures
     download: bool = True  # fetch (with checksum) when missing and online
+    attributes: str = field(
+        default="Black_Hair,Blond_Hair,Brown_Hair,Male,Young", metadata={"resumable": False}
+    )  # StarGAN on celeba-attributes: list_attr_celeba.txt columns that are the domains (comma list)
 
 
 @dataclass
@@ -62,6 +65,8 @@ class ModelConfig:
     # cdcgan's D: projection (Miyato & Koyama 2018) or aux. classifier (ACGAN, Odena et al. 2017)
     conditioning: str = field(default="projection", metadata=_choices("projection", "acgan"))
 
+    res_blocks: int = field(default=6, metadata={"resumable": False})  # translation G: residual blocks
+
 
 @dataclass
 class TrainConfig:
@@ -77,6 +82,10 @@ class TrainConfig:
     ema_decay: float = 0.0  # EMA of G's weights per step, e.g. 0.999; 0 turns it off
     lr_decay_start: float = 1.0  # share of train.steps after which both lrs fall linearly to 0; 1: constant
     aux_weight: float = 1.0  # acgan only: weight of the class cross-entropy in D's and G's losses
+
+    # StarGAN only (Choi et al. 2018, eq. 7-8), weights beside the adversarial loss:
+    lambda_cls: float = field(default=1.0, metadata={"resumable": False})  # domain classification (CE/BCE)
+    lambda_rec: float = field(default=10.0, metadata={"resumable": False})  # reconstruction L1 (pixels)
     log_every: int = 50  # steps between metrics.csv rows (and host syncs)
     sample_every: int = 500  # steps between sample grids
     checkpoint_every: int = 500  # steps between checkpoints
@@ -246,6 +255,9 @@ def validate(cfg: Config) -> None:
         )
     if cfg.train.aux_weight < 0:
         raise ConfigError(f"train.aux_weight must be >= 0, got {cfg.train.aux_weight}")
+    for name in ("lambda_cls", "lambda_rec"):  # StarGAN
+        if getattr(cfg.train, name) < 0:
+            raise ConfigError(f"train.{name} must be >= 0, got {getattr(cfg.train, name)}")
     if not 0 <= cfg.model.dropout < 1:
         raise ConfigError(f"model.dropout must be in [0, 1), got {cfg.model.dropout}")
     if cfg.eval.every < 0:
