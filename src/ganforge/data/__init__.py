@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 # Importing the reader modules registers their data sets.
-from ganforge.data import cifar, digits, folder, idx, mixtures  # noqa: F401
+from ganforge.data import attributes, cifar, digits, folder, idx, mixtures, styles  # noqa: F401
 from ganforge.data.registry import DATASETS, DataError, Dataset, register
 
 __all__ = ["DATASETS", "Dataset", "DataError", "load_dataset", "register"]
@@ -21,4 +21,6 @@ def load_dataset(cfg, seed: int = 0) -> Dataset:
         dataset.data = dataset.data[: cfg.limit]
         if dataset.labels is not None:
             dataset.labels = dataset.labels[: cfg.limit]
+        if dataset.attributes is not None:
+            dataset.attributes = dataset.attributes[: cfg.limit]
     return dataset
