@@ -4,6 +4,7 @@
 game and registers it by name.
 """
 
+from ganforge.games import stargan  # noqa: F401  (registers the game)
 from ganforge.games.base import GAMES, Game, register_game
 
 __all__ = ["GAMES", "Game", "register_game"]
