@@ -2,6 +2,7 @@
 draws its grid and hands over a G that can be rebuilt."""
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -168,3 +169,17 @@ def test_multi_label_attributes_use_binary_cross_entropy(tmp_path, monkeypatch):
     assert game.translate_grid().shape == (8, 6, 3, 8, 8)  # no test split: training images
     _, meta = game.inference()["generator"]
     assert meta["exclusive_groups"] == [["Black_Hair", "Blond_Hair", "Brown_Hair"]]
+
+
+def test_the_preset_loads_and_keeps_the_papers_objective():
+    cfg = load_config(Path(__file__).parents[2] / "configs" / "stargan-fmnist-styles.yaml")
+    t = cfg.train
+    assert (cfg.data.name, t.loss, t.d_steps, t.lr_g, t.lr_d, t.beta1) == (
+        "fmnist-styles",
+        "wgan-gp",
+        5,
+        1e-4,
+        1e-4,
+        0.5,
+    )
+    assert (t.lambda_cls, t.lambda_rec, t.gp_weight) == (1.0, 10.0, 10.0)
