@@ -50,6 +50,7 @@ class StarGANGame(Game):
     progress_stats = (("d_loss", "D_loss"), ("g_loss", "G_loss"), ("g_rec", "rec"), ("d_cls", "cls"))
     ddp_nets = ("G", "D")
     float_outputs = ("D",)
+    supports_compile = False  # no CUDA graphs / torch.compile for this game yet
 
     def __init__(
         self, cfg: Config, device: torch.device, dist: DistContext, speed: fast.SpeedPlan | None = None
@@ -86,6 +87,8 @@ class StarGANGame(Game):
             world_size=self.dist.world_size,
             gradient_penalty=self.loss.gradient_penalty,
         )
+        # The iteration is not yet replayable as a CUDA graph or compiled: always eager.
+        self.speed = dataclasses.replace(self.speed, compile="eager")
         for net in self.nets.values():
             net.to(self.device)
         self.nets["G"], self.nets["D"] = fast.prepare_models(self.speed, self.nets["G"], self.nets["D"])
