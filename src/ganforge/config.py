@@ -72,6 +72,8 @@ class DataConfig:
     limit: int | None = field(default=None, metadata=FIXED)  # use only the first N examples; None: all
     n_points: int = field(default=100_000, metadata=FIXED)  # points drawn once for the 2-D mixtures
     download: bool = field(default=True, metadata=RESUMABLE)  # fetch (with checksum) when missing and online
+    # StarGAN on celeba-attributes: list_attr_celeba.txt columns that are the domains (comma list)
+    attributes: str = field(default="Black_Hair,Blond_Hair,Brown_Hair,Male,Young", metadata=FIXED)
 
 
 @dataclass
@@ -133,6 +135,9 @@ class TrainConfig:
     # Speed switches (training/speed.py); "auto" picks what measured fastest on the device.
     # bf16 autocast; auto: on CUDA, and on bf16-capable CPUs for convs
     precision: str = field(default="auto", metadata=_choices(resumable=True, values=("auto", "fp32", "bf16")))
+    # StarGAN only (Choi et al. 2018, eq. 7-8), weights beside the adversarial loss:
+    lambda_cls: float = field(default=1.0, metadata=FIXED)  # domain classification (CE/BCE)
+    lambda_rec: float = field(default=10.0, metadata=FIXED)  # reconstruction L1 (pixels)
     memory_format: str = field(
         default="auto", metadata=_choices(resumable=True, values=("auto", "channels_last", "contiguous"))
     )  # conv layout; auto: channels_last unless compiled
@@ -353,6 +358,9 @@ def validate(cfg: Config) -> None:
         )
     if cfg.train.aux_weight < 0:
         raise ConfigError(f"train.aux_weight must be >= 0, got {cfg.train.aux_weight}")
+    for name in ("lambda_cls", "lambda_rec"):  # StarGAN
+        if getattr(cfg.train, name) < 0:
+            raise ConfigError(f"train.{name} must be >= 0, got {getattr(cfg.train, name)}")
     if not 0 <= cfg.model.dropout < 1:
         raise ConfigError(f"model.dropout must be in [0, 1), got {cfg.model.dropout}")
     if cfg.eval.every < 0:

@@ -6,8 +6,9 @@
 from __future__ import annotations
 
 # Importing the reader modules registers their data sets.
-# translation: the two-domain sets (kind "pair") for CycleGAN and pix2pix.
-from ganforge.data import cifar, digits, folder, idx, mixtures, translation  # noqa: F401
+# translation: the two-domain sets (kind "pair") for CycleGAN and pix2pix; attributes and
+# styles: the multi-domain sets for StarGAN.
+from ganforge.data import attributes, cifar, digits, folder, idx, mixtures, styles, translation  # noqa: F401
 from ganforge.data.registry import DATASETS, DataError, Dataset, register
 
 __all__ = ["DATASETS", "Dataset", "DataError", "load_dataset", "register"]
@@ -24,4 +25,6 @@ def load_dataset(cfg, seed: int = 0) -> Dataset:
         dataset.data = dataset.data[: cfg.limit]
         if dataset.labels is not None:
             dataset.labels = dataset.labels[: cfg.limit]
+        if dataset.attributes is not None:
+            dataset.attributes = dataset.attributes[: cfg.limit]
     return dataset

@@ -20,6 +20,8 @@ class Dataset:
 
     ``data`` is uint8 ``[N, C, H, W]`` for images (kind ``"image"``) or float32 ``[N, D]``
     for point sets (kind ``"points"``). ``labels`` is int64 ``[N]`` where the set has them.
+    ``attributes`` is float32 ``[N, K]`` in {0, 1} for multi-label sets (StarGAN's CelebA
+    attributes, fmnist-styles), one column per name in ``attribute_names``.
     """
 
     name: str
@@ -29,6 +31,8 @@ class Dataset:
     class_names: list[str] | None = None
     modes: torch.Tensor | None = None  # mixture centres [K, D] for the 2-D sets
     mode_std: float | None = None  # their standard deviation
+    attributes: torch.Tensor | None = None  # multi-hot float32 [N, K] (multi-label domains)
+    attribute_names: list[str] | None = None  # the K column names of ``attributes``
 
     @property
     def shape(self) -> tuple[int, ...]:

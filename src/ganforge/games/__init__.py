@@ -7,7 +7,7 @@ game and registers it by name. ``game_for(cfg)`` picks the game of a config.
 # The interface first, then the games (importing a game module registers it): a game module
 # imports ganforge.training, whose loop may import this package while it is half done.
 from ganforge.games.base import GAMES, Game, Scorer, register_game  # noqa: I001
-from ganforge.games import cyclegan, gan, pix2pix  # noqa: F401  (registers the games)
+from ganforge.games import cyclegan, gan, pix2pix, stargan  # noqa: F401  (registers the games)
 from ganforge.config import Config, ConfigError
 from ganforge.models import MODELS
 

@@ -1,0 +1,212 @@
+"""The StarGAN game (Choi et al. 2018): one G translates among all domains, one D judges
+real/fake and names the domains, after the reference ``yunjey/stargan`` ``solver.py``.
+
+Per iteration: ``train.d_steps`` D updates (5 in the reference), each on a fresh batch, then
+one G update on the last batch. The target labels of a batch are its own labels in a random
+permutation (the reference's choice: every target is a real label combination, so CelebA's
+hair colours stay exclusive). The losses, as named in the paper (eq. 5-8):
+
+- D: ``L_adv + lambda_cls * L_cls^r`` (+ ``gp_weight`` * gradient penalty under wgan-gp);
+- G: ``L_adv + lambda_cls * L_cls^f + lambda_rec * L_rec``, where
+  ``L_rec = |x - G(G(x, c), c')|_1`` translates back to the original labels ``c'``.
+
+``L_cls`` is a softmax cross-entropy for single-label domains and a sum of per-attribute
+binary cross-entropies (averaged over the batch) for multi-label ones, as in the reference.
+The adversarial terms are any ganforge loss of D's PatchGAN scores (wgan-gp in the preset).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ganforge import __version__
+from ganforge.config import Config
+from ganforge.data import load_dataset
+from ganforge.data.batches import to_unit_range
+from ganforge.data.domains import Domains
+from ganforge.data.registry import DataError
+from ganforge.games.base import Game, register_game
+from ganforge.losses import get_loss, gradient_penalty
+from ganforge.models.stargan import StarDiscriminator, StarGenerator, generator_meta
+from ganforge.training.distributed import DistContext
+from ganforge.training.sampler import EpochSampler
+from ganforge.training.speed import SpeedPlan
+from ganforge.viz.grid import image_grid, to_uint8
+
+GRID_ROWS = 8  # fixed test inputs in the progress grid
+DEFAULT_RES_BLOCKS = 6  # the reference's, when model.res_blocks is None
+
+
+@register_game
+class StarGANGame(Game):
+    """G(x, c) and D(x) -> (PatchGAN scores, domain logits) over the data set's domains."""
+
+    name = "stargan"
+    progress_stats = (("d_loss", "D_loss"), ("g_loss", "G_loss"), ("g_rec", "rec"), ("d_cls", "cls"))
+    ddp_nets = ("G", "D")
+    float_outputs = ("D",)
+    supports_compile = False  # no CUDA graphs / torch.compile for this game yet
+
+    def __init__(self, cfg: Config, device: torch.device, dist: DistContext, speed: SpeedPlan | None = None):
+        super().__init__(cfg, device, dist, speed)
+        self.loss = get_loss(cfg.train.loss)
+        self.dataset = load_dataset(cfg.data, seed=cfg.run.seed)
+        if self.dataset.kind != "image":
+            raise DataError(f"StarGAN translates images; {self.dataset.name} is a point set")
+        self.domains = Domains.of(self.dataset)
+        self.images = self.dataset.data.to(device)  # uint8 [N, C, S, S]
+        self.vectors = self.domains.vectors(self.dataset).to(device)  # float [N, K] in {0, 1}
+        channels, size = self.dataset.shape[0], self.dataset.shape[1]
+        res_blocks = DEFAULT_RES_BLOCKS if cfg.model.res_blocks is None else cfg.model.res_blocks
+        self.meta = generator_meta(channels, len(self.domains.names), size, cfg.model.g_width, res_blocks)
+        self.nets["G"] = StarGenerator(channels, len(self.domains.names), size, cfg.model.g_width, res_blocks)
+        self.nets["D"] = StarDiscriminator(channels, len(self.domains.names), size, cfg.model.d_width)
+        t = cfg.train
+        self.plan_speed(gradient_penalty=self.loss.gradient_penalty)
+        self.prepare_nets()
+        self.adam("opt_g", self.G.parameters(), t.lr_g, (t.beta1, t.beta2))
+        self.adam("opt_d", self.D.parameters(), t.lr_d, (t.beta1, t.beta2))
+        self.wrap_nets()
+        self.sampler = EpochSampler(len(self.dataset), cfg.train.batch_size, cfg.run.seed, device)
+        self.grid_images, self.grid_targets = self._grid_inputs()
+
+    def _grid_inputs(self) -> tuple[Tensor, Tensor]:
+        """``GRID_ROWS`` test images spread evenly over the test split (the training set when
+        there is none) and their label vectors: the rows of every progress grid."""
+        images, vectors = self.images, self.vectors
+        try:
+            test = load_dataset(dataclasses.replace(self.cfg.data, split="test", limit=None))
+            if Domains.of(test) == self.domains:
+                images, vectors = test.data, self.domains.vectors(test)
+        except DataError:
+            pass  # no test split: show training images
+        # evenly spaced, so a folder sorted by domain shows every domain
+        index = torch.linspace(0, len(images) - 1, min(GRID_ROWS, len(images))).round().long()
+        return images[index].to(self.device), vectors[index].to(self.device)
+
+    @property
+    def G(self) -> nn.Module:
+        return self.nets["G"]
+
+    @property
+    def D(self) -> nn.Module:
+        return self.nets["D"]
+
+    # --- the game ----------------------------------------------------------------------------
+
+    def batch(self) -> tuple[Tensor, Tensor, Tensor]:
+        """``(real [B, C, S, S] in [-1, 1], original labels [B, K], target labels [B, K])``;
+        the targets are the batch's labels in a random order, as in the reference."""
+        index = self.sampler.next()
+        labels = self.vectors[index]
+        targets = labels[torch.randperm(len(index), device=self.device)]
+        return to_unit_range(self.images[index]), labels, targets
+
+    def classification_loss(self, logits: Tensor, labels: Tensor) -> Tensor:
+        """``L_cls``: softmax CE (single-label) or BCE summed over attributes, batch mean."""
+        if self.domains.multi_label:
+            return F.binary_cross_entropy_with_logits(logits.float(), labels, reduction="sum") / len(logits)
+        return F.cross_entropy(logits.float(), labels.argmax(1))
+
+    def iteration(self) -> dict[str, Tensor]:
+        """``train.d_steps`` D updates, then one G update on the last D step's batch."""
+        for _ in range(self.cfg.train.d_steps):
+            real, labels, targets = self.batch()
+            stats = self.d_update(real, labels, targets)
+        stats.update(self.g_update(real, labels, targets))
+        return stats
+
+    def d_update(self, real: Tensor, labels: Tensor, targets: Tensor) -> dict[str, Tensor]:
+        """(1) D: real images scored real and classified by their labels; G's translations
+        (to ``targets``, detached) scored fake; the gradient penalty under wgan-gp."""
+        t, G, D = self.cfg.train, self.train_nets["G"], self.train_nets["D"]
+        with torch.no_grad():
+            fake = G(real, targets)
+        real_scores, real_classes = D(real)
+        fake_scores, _ = D(fake)
+        d_adv = self.loss.d(real_scores, fake_scores)
+        d_cls = self.classification_loss(real_classes, labels)
+        d_loss = d_adv + t.lambda_cls * d_cls
+        stats = {"d_adv": d_adv.detach(), "d_cls": d_cls.detach()}
+        if self.loss.gradient_penalty:
+            penalty = gradient_penalty(lambda x: D(x)[0], real, fake)
+            d_loss = d_loss + t.gp_weight * penalty
+            stats["gp"] = penalty.detach()
+        self.optimizers["opt_d"].zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.optimizers["opt_d"].step()
+        stats["d_loss"] = d_loss.detach()
+        return stats
+
+    def g_update(self, real: Tensor, labels: Tensor, targets: Tensor) -> dict[str, Tensor]:
+        """(2) G: its translation to ``targets`` scored real and classified as the targets,
+        and translated back to ``labels`` close to the input (L1)."""
+        t, G, D = self.cfg.train, self.train_nets["G"], self.train_nets["D"]
+        self.D.requires_grad_(False)  # only G learns here; skip D's weight gradients
+        fake = G(real, targets)
+        fake_scores, fake_classes = D(fake)
+        g_adv = self.loss.g(fake_scores)
+        g_cls = self.classification_loss(fake_classes, targets)
+        g_rec = (real - G(fake, labels)).abs().mean()
+        g_loss = g_adv + t.lambda_cls * g_cls + t.lambda_rec * g_rec
+        self.D.requires_grad_(True)
+        self.optimizers["opt_g"].zero_grad(set_to_none=True)
+        g_loss.backward()
+        self.optimizers["opt_g"].step()
+        return {
+            "g_adv": g_adv.detach(),
+            "g_cls": g_cls.detach(),
+            "g_rec": g_rec.detach(),
+            "g_loss": g_loss.detach(),
+        }
+
+    # --- state, pictures, inference ----------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "sampler": self.sampler.state_dict(),
+            "grid_images": self.grid_images.cpu(),
+            "grid_targets": self.grid_targets.cpu(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.sampler.load_state_dict(state["sampler"])
+        self.grid_images = state["grid_images"].to(self.device)
+        self.grid_targets = state["grid_targets"].to(self.device)
+
+    @torch.no_grad()
+    def translate_grid(self) -> Tensor:
+        """``[R, K + 1, C, S, S]`` in [-1, 1]: each fixed input, then its translation into
+        each domain (``Domains.grid_targets``)."""
+        real = to_unit_range(self.grid_images)
+        columns = [real] + [self.G(real, target) for target in self.domains.grid_targets(self.grid_targets)]
+        return torch.stack(columns, dim=1).float()
+
+    def write_grid(self, path: Path) -> None:
+        """A row per fixed test input: the input, then one column per target domain."""
+        grid = self.translate_grid()
+        rows, columns = grid.shape[:2]
+        image_grid(to_uint8(grid.flatten(0, 1)), columns=columns).save(path)
+
+    def inference(self) -> dict[str, tuple[nn.Module, dict[str, Any]]]:
+        return {"generator": (self.G, self.generator_meta())}
+
+    def generator_meta(self) -> dict[str, Any]:
+        """How to rebuild G (``models.stargan.build_generator``) and what its label means."""
+        return {
+            **self.meta,
+            "ganforge_version": __version__,
+            "game": self.name,
+            "step": None,  # filled in by the loop
+            "domain_names": list(self.domains.names),
+            "multi_label": self.domains.multi_label,
+            "exclusive_groups": [[self.domains.names[i] for i in g] for g in self.domains.groups()],
+            "data": {"name": self.dataset.name, "shape": list(self.dataset.shape)},
+            "input": "image [N, C, S, S] in [-1, 1], target labels [N, K] float in {0, 1}",
+        }
