@@ -220,7 +220,9 @@ class RunBook:
 
     def sample(self) -> None:
         if self.main:
-            self.state.game.write_grid(self.run_dir / "samples" / f"step_{self.state.step:07d}.png")
+            folder = self.run_dir / "samples"
+            folder.mkdir(parents=True, exist_ok=True)  # games draw into it; the loop owns the folder
+            self.state.game.write_grid(folder / f"step_{self.state.step:07d}.png")
 
     def finish(self, stopping: bool) -> None:
         """End of run: final grid, exports, curves (and the scorer's plot), the stop message."""
