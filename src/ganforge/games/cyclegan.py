@@ -46,6 +46,7 @@ from ganforge.models.translation import (
     generator_meta,
     set_requires_grad,
 )
+from ganforge.training import distributed
 from ganforge.training.steps import d_outputs
 
 
@@ -109,19 +110,24 @@ class CycleGAN(Game):
         Returns the fakes (detached) for the D steps and the named losses.
         """
         t = self.cfg.train
+        # The DDP-wrapped nets under torchrun (the nets themselves in one process).
+        G_AB, G_BA, D_A, D_B = (self.train_nets[k] for k in ("G_AB", "G_BA", "D_A", "D_B"))
         set_requires_grad([self.D_A, self.D_B], False)
-        fake_b, fake_a = self.G_AB(real_a), self.G_BA(real_b)
-        rec_a, rec_b = self.G_BA(fake_b), self.G_AB(fake_a)
+        fake_b, fake_a = G_AB(real_a), G_BA(real_b)
+        rec_a, rec_b = G_BA(fake_b), G_AB(fake_a)
+        # The Ds' weights get no gradient here, so their DDP wrappers must expect none.
+        with distributed.no_grad_sync(D_A), distributed.no_grad_sync(D_B):
+            adversarial_ab, adversarial_ba = self.loss.g(D_B(fake_b)), self.loss.g(D_A(fake_a))
         losses = {
-            "loss_G_AB": self.loss.g(self.D_B(fake_b)),
-            "loss_G_BA": self.loss.g(self.D_A(fake_a)),
+            "loss_G_AB": adversarial_ab,
+            "loss_G_BA": adversarial_ba,
             "loss_cycle_A": t.cycle_weight * F.l1_loss(rec_a, real_a),
             "loss_cycle_B": t.cycle_weight * F.l1_loss(rec_b, real_b),
         }
         if t.identity_weight > 0:
             weight = t.identity_weight * t.cycle_weight
-            losses["loss_idt_A"] = weight * F.l1_loss(self.G_BA(real_a), real_a)
-            losses["loss_idt_B"] = weight * F.l1_loss(self.G_AB(real_b), real_b)
+            losses["loss_idt_A"] = weight * F.l1_loss(G_BA(real_a), real_a)
+            losses["loss_idt_B"] = weight * F.l1_loss(G_AB(real_b), real_b)
         loss_G = sum(losses.values())
         self.optimizers["opt_g"].zero_grad(set_to_none=True)
         loss_G.backward()
@@ -133,11 +139,11 @@ class CycleGAN(Game):
 
     def d_step_a(self, real_a: Tensor, fake_a: Tensor) -> dict[str, Tensor]:
         """(2) Update D_A: real A images against G_BA's fakes from the pool."""
-        return self._d_update(self.D_A, self.optimizers["opt_d_a"], real_a, fake_a, "A")
+        return self._d_update(self.train_nets["D_A"], self.optimizers["opt_d_a"], real_a, fake_a, "A")
 
     def d_step_b(self, real_b: Tensor, fake_b: Tensor) -> dict[str, Tensor]:
         """(3) Update D_B: real B images against G_AB's fakes from the pool."""
-        return self._d_update(self.D_B, self.optimizers["opt_d_b"], real_b, fake_b, "B")
+        return self._d_update(self.train_nets["D_B"], self.optimizers["opt_d_b"], real_b, fake_b, "B")
 
     def _d_update(
         self, D: nn.Module, optimizer, real: Tensor, fake: Tensor, domain: str

@@ -38,6 +38,7 @@ from ganforge.models.translation import (
     generator_meta,
     set_requires_grad,
 )
+from ganforge.training import distributed
 from ganforge.training.steps import d_outputs
 
 
@@ -80,17 +81,18 @@ class Pix2Pix(Game):
     def iteration(self) -> dict[str, Tensor]:
         indices = self.batches_a.next_indices()
         real_a, real_b = self.batches_a.take(indices), to_unit(self.images_b[indices])
-        fake_b = self.G(real_a)
+        fake_b = self.train_nets["G"](real_a)  # DDP-wrapped under torchrun
         stats = self.d_step(real_a, real_b, fake_b.detach())
         stats.update(self.g_step(real_a, real_b, fake_b))
         return stats
 
     def d_step(self, real_a: Tensor, real_b: Tensor, fake_b: Tensor) -> dict[str, Tensor]:
         """(1) Update D: the pair (a, b) is real, (a, G(a)) fake (``fake_b`` detached)."""
-        real_logits, fake_logits = self.D(real_a, real_b), self.D(real_a, fake_b)
+        D = self.train_nets["D"]
+        real_logits, fake_logits = D(real_a, real_b), D(real_a, fake_b)
         loss_D = self.loss.d(real_logits, fake_logits)
         if self.loss.gradient_penalty:
-            critic = lambda b: self.D(real_a, b)  # noqa: E731  (penalty on b, given a)
+            critic = lambda b: D(real_a, b)  # noqa: E731  (penalty on b, given a)
             loss_D = loss_D + self.cfg.train.gp_weight * gradient_penalty(critic, real_b, fake_b)
         self.optimizers["opt_d"].zero_grad(set_to_none=True)
         loss_D.backward()
@@ -104,7 +106,9 @@ class Pix2Pix(Game):
     def g_step(self, real_a: Tensor, real_b: Tensor, fake_b: Tensor) -> dict[str, Tensor]:
         """(2) Update G with D frozen: fool D on (a, G(a)) and match b in L1 (Isola et al. eq. 4)."""
         set_requires_grad([self.D], False)
-        loss_G_GAN = self.loss.g(self.D(real_a, fake_b))
+        D = self.train_nets["D"]
+        with distributed.no_grad_sync(D):  # D's weights get no gradient here (as in the GAN game)
+            loss_G_GAN = self.loss.g(D(real_a, fake_b))
         loss_G_L1 = self.cfg.train.l1_weight * F.l1_loss(fake_b, real_b)
         loss_G = loss_G_GAN + loss_G_L1
         self.optimizers["opt_g"].zero_grad(set_to_none=True)

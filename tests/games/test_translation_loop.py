@@ -1,0 +1,181 @@
+"""CycleGAN and pix2pix through the training loop (``training.train`` and ``ganforge train``):
+bit-exact resume, SIGTERM, NaN, the learning-rate decay, the speed switches, ``eval.every``."""
+
+import os
+import shutil
+import signal
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ganforge.checkpoint import latest_checkpoint, load_checkpoint
+from ganforge.cli import main
+from ganforge.cli.train import EXIT_STOPPED
+from ganforge.config import ConfigError, load_config
+from ganforge.games.cyclegan import CycleGAN
+from ganforge.games.pix2pix import Pix2Pix
+from ganforge.training import train
+from ganforge.training.log import read_metrics
+from ganforge.training.loop import TrainingDiverged, lr_factor
+
+SIZE = 16
+GAMES = {"cyclegan": CycleGAN, "pix2pix": Pix2Pix}
+
+
+def write_pairs(root, train=24, test=6):
+    """``root/unpaired`` (trainA..testB) and ``root/paired`` (train|test/A, B): gray squares on
+    black, B the same square tinted red (so the paired layout holds the true translation)."""
+    rng = np.random.default_rng(0)
+    for split, count in (("train", train), ("test", test)):
+        for i in range(count):
+            gray = np.zeros((SIZE, SIZE), np.uint8)
+            top, left = rng.integers(1, 6, 2)
+            side = rng.integers(5, 10)
+            gray[top : top + side, left : left + side] = rng.integers(120, 255)
+            a, b = np.stack([gray] * 3, -1), np.stack([gray, gray // 3, gray // 3], -1)
+            for folder, image in (
+                (root / "unpaired" / f"{split}A", a),
+                (root / "unpaired" / f"{split}B", b),
+                (root / "paired" / split / "A", a),
+                (root / "paired" / split / "B", b),
+            ):
+                folder.mkdir(parents=True, exist_ok=True)
+                Image.fromarray(image).save(folder / f"{i:03d}.png")
+    return root
+
+
+@pytest.fixture(scope="module")
+def pairs(tmp_path_factory):
+    return write_pairs(tmp_path_factory.mktemp("pairs"))
+
+
+def config(game, pairs, run_dir, *overrides, data=None):
+    data = data or ("unpaired" if game == "cyclegan" else "paired")
+    return load_config(
+        None,
+        [
+            f"run.dir={run_dir}",
+            "run.progress=false",
+            f"model.name={game}",
+            f"data.name={data}",
+            f"data.root={pairs / data}",
+            f"data.image_size={SIZE}",
+            "data.channels=3",
+            "model.g_width=4",
+            "model.d_width=4",
+            "model.res_blocks=1",
+            "train.batch_size=4",
+            "train.loss=lsgan",
+            "train.pool_size=6",
+            "train.steps=8",
+            "train.log_every=2",
+            "train.sample_every=1000",
+            "train.checkpoint_every=4",
+            "train.precision=fp32",
+            *overrides,
+        ],
+    )
+
+
+def run_cli(*args):
+    with pytest.raises(SystemExit) as stop:
+        main(list(args))
+    return stop.value.code
+
+
+def assert_same(a, b, where=""):
+    """Tensors equal bit for bit, recursively through dicts, lists and tuples."""
+    if isinstance(a, torch.Tensor):
+        assert isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b), where
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for key in a:
+            assert_same(a[key], b[key], f"{where}/{key}")
+    elif isinstance(a, list | tuple):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_same(x, y, f"{where}[{i}]")
+    else:
+        assert a == b, where
+
+
+@pytest.mark.parametrize("game", ["cyclegan", "pix2pix"])
+def test_resume_through_ganforge_train_is_bit_exact(pairs, tmp_path, game):
+    # lr decay from step 4 on: the resumed half must also continue the schedule.
+    extra = ("train.lr_decay_start=0.5",)
+    straight = train(config(game, pairs, tmp_path / "a", *extra))
+    split = tmp_path / "b"
+    (split / "checkpoints").mkdir(parents=True)
+    shutil.copy(tmp_path / "a/checkpoints/step_0000004.pt", split / "checkpoints")
+    assert run_cli("train", "--resume", str(split)) == 0
+    a, b = load_checkpoint(latest_checkpoint(tmp_path / "a")), load_checkpoint(latest_checkpoint(split))
+    assert a["step"] == b["step"] == 8
+    # Every net and optimizer, the samplers, the pools (cyclegan) and the RNG states.
+    for key in a.keys() - {"elapsed_seconds", "config"}:
+        assert_same(a[key], b[key], key)
+    if game == "cyclegan":
+        assert a["pool_a"]["count"] == 6 and a["sampler_a"]["epoch"] == 2  # both were exercised
+    for key, net in straight.game.nets.items():
+        assert_same(net.state_dict(), b[key], key)
+    rows_a, rows_b = read_metrics(tmp_path / "a/metrics.csv"), read_metrics(split / "metrics.csv")
+    loss = "loss_G" if game == "cyclegan" else "loss_G_L1"
+    assert rows_a[loss][-2:] == rows_b[loss][-2:] and rows_b["step"] == [6, 8]
+
+
+@pytest.mark.parametrize("game", ["cyclegan", "pix2pix"])
+def test_sigterm_stops_with_a_checkpoint_and_exit_75(pairs, tmp_path, monkeypatch, game):
+    cls, calls = GAMES[game], []
+    original = cls.iteration
+
+    def iteration(self):
+        calls.append(1)
+        if len(calls) == 3:
+            os.kill(os.getpid(), signal.SIGTERM)  # the loop's handler turns it into a stop request
+        return original(self)
+
+    monkeypatch.setattr(cls, "iteration", iteration)
+    config(game, pairs, tmp_path / "r").save(tmp_path / "preset.yaml")
+    assert run_cli("train", "--config", str(tmp_path / "preset.yaml")) == EXIT_STOPPED == 75
+    payload = load_checkpoint(latest_checkpoint(tmp_path / "r"))
+    assert payload["step"] == 3 and payload["game"] == game
+
+
+def test_a_nan_loss_stops_the_run_naming_the_step(pairs, tmp_path, monkeypatch):
+    original, calls = Pix2Pix.iteration, []
+
+    def iteration(self):
+        stats = original(self)
+        calls.append(1)
+        if len(calls) == 5:
+            stats["loss_D"] = torch.tensor(float("nan"))
+        return stats
+
+    monkeypatch.setattr(Pix2Pix, "iteration", iteration)
+    with pytest.raises(TrainingDiverged, match="NaN/inf at step 5; .*last good checkpoint: .*step_0000004"):
+        train(config("pix2pix", pairs, tmp_path / "r"))
+
+
+def test_learning_rates_stay_then_fall_linearly_to_zero(pairs, tmp_path):
+    train(config("cyclegan", pairs, tmp_path / "r", "train.lr_decay_start=0.5", "train.log_every=1"))
+    rows = read_metrics(tmp_path / "r/metrics.csv")
+    base = 2e-4
+    assert set(rows) >= {"lr_g", "lr_d_a", "lr_d_b"}
+    for column in ("lr_g", "lr_d_a", "lr_d_b"):
+        # A row logs the rate of its step's update: constant for updates 1-4, then the line
+        # (8 - s) / 4 that reaches 0 at the end of the run (update s = 8 would be at 0).
+        assert rows[column][:5] == [base] * 5, column
+        assert rows[column][4:] == pytest.approx([base * (8 - s) / 4 for s in range(4, 8)], rel=1e-5)
+    assert lr_factor(8, 8, 0.5) == 0.0
+
+
+@pytest.mark.parametrize("game", ["cyclegan", "pix2pix"])
+def test_bf16_and_channels_last_train_on_cpu_and_compile_stays_eager(pairs, tmp_path, game):
+    cfg = config(game, pairs, tmp_path / "r", "train.precision=bf16", "train.memory_format=channels_last")
+    state = train(cfg)
+    assert state.speed.precision == "bf16" and state.speed.memory_format == "channels_last"
+    assert state.speed.compile == "eager"  # compile=auto: translation games run eagerly
+    assert np.isfinite(read_metrics(tmp_path / "r/metrics.csv")["loss_G"]).all()
+    with pytest.raises(ConfigError, match=f"not available for the {game} game"):
+        train(config(game, pairs, tmp_path / "s", "train.compile=reduce-overhead"))
