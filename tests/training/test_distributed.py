@@ -169,10 +169,6 @@ def test_global_batch_must_split_evenly_and_rows_are_sharded():
     assert shard_rows(rows, DistContext()) is rows
 
 
-if __name__ == "__main__":  # a torchrun worker, see ddp_runs
-    ddp_trainings(sys.argv[1])
-
-
 def test_sync_batchnorm_on_cpu_is_a_clear_error_and_a_no_op_alone():
     from torch import nn
 
@@ -182,3 +178,110 @@ def test_sync_batchnorm_on_cpu_is_a_clear_error_and_a_no_op_alone():
     with pytest.raises(ConfigError, match="sync_batchnorm needs CUDA"):
         wrap(module, DistContext(rank=0, world_size=2), torch.device("cpu"), sync_batchnorm=True)
     assert wrap(module, DistContext(), torch.device("cpu"), sync_batchnorm=True) is module
+
+
+# --- CycleGAN under DDP (a translation game: four DDP-wrapped nets, two image pools) --------
+
+
+def cyclegan_config(root, run, *overrides):
+    """A tiny CycleGAN (instance norm: per image, so slicing the batch changes nothing)."""
+    return load_config(
+        None,
+        [
+            f"run.dir={root}/{run}",
+            "run.progress=false",
+            "model.name=cyclegan",
+            "data.name=unpaired",
+            f"data.root={root}/pairs",
+            "data.image_size=16",
+            "model.d_layers=1",
+            "data.channels=1",
+            "model.g_width=4",
+            "model.d_width=4",
+            "model.res_blocks=1",
+            "train.batch_size=4",
+            "train.loss=lsgan",
+            "train.steps=4",
+            "train.log_every=1",
+            "train.sample_every=1000",
+            "train.checkpoint_every=4",
+            "train.precision=fp32",
+            "train.memory_format=contiguous",
+            "train.pool_size=0",
+            *overrides,
+        ],
+    )
+
+
+def write_unpaired(root) -> None:
+    """``root/pairs/trainA..testB``: 16 random gray 16 px images per domain (B brighter)."""
+    from PIL import Image
+
+    generator = torch.Generator().manual_seed(0)
+    for folder, scale in (("trainA", 120), ("trainB", 250), ("testA", 120), ("testB", 250)):
+        (root / "pairs" / folder).mkdir(parents=True)
+        for i in range(16 if folder.startswith("train") else 4):
+            pixels = (torch.rand(16, 16, generator=generator) * scale).to(torch.uint8).numpy()
+            Image.fromarray(pixels).save(root / "pairs" / folder / f"{i:02d}.png")
+
+
+def cyclegan_trainings(root: str) -> None:
+    """Each rank trains, then saves its own nets (rank 1's never reach a checkpoint)."""
+    torch.set_num_threads(1)
+    for run, extra in (("cyc", ()), ("cyc_pool", ("train.pool_size=6",))):
+        state = train(cyclegan_config(root, run, *extra))
+        nets = {key: net.state_dict() for key, net in state.game.nets.items()}
+        torch.save(nets, f"{root}/{run}-rank{state.dist.rank}.pt")
+
+
+@pytest.fixture(scope="module")
+def cyclegan_ddp_runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ddp_cyclegan")
+    write_unpaired(root)
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    command += [f"--nproc_per_node={WORLD}", __file__, str(root), "cyclegan"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return root
+
+
+def test_cyclegan_under_ddp_matches_one_process_and_the_ranks_agree(cyclegan_ddp_runs):
+    root = cyclegan_ddp_runs
+    single = train(cyclegan_config(root, "single"))
+    one, two = read_metrics(root / "single/metrics.csv"), read_metrics(root / "cyc/metrics.csv")
+    assert one["step"] == two["step"] == [1, 2, 3, 4]
+    # Same batches and weights; only the order of float additions differs (per-rank means,
+    # then the all-reduce), which Adam's first, sign-like steps amplify to ~1e-4 here.
+    for name in ("loss_G", "loss_cycle_A", "loss_cycle_B", "loss_D_A", "loss_D_B"):
+        assert one[name] == pytest.approx(two[name], rel=1e-3), name
+    ranks = [torch.load(root / f"cyc-rank{r}.pt", weights_only=True) for r in range(WORLD)]
+    payload = load_checkpoint(latest_checkpoint(root / "cyc"))
+    # Adam moves a weight by at most ~lr per step, so where a gradient is ~0 a rounding
+    # difference may flip a step's sign: at most 2 * lr * steps apart, and rarely.
+    bound, differences = 2 * 2e-4 * 4, []
+    for key, net in single.game.nets.items():
+        for name, value in net.state_dict().items():
+            # Each rank trained on its half of every global batch; DDP averaged the gradients.
+            assert torch.equal(ranks[0][key][name], ranks[1][key][name]), (key, name)
+            assert torch.equal(payload[key][name], ranks[0][key][name]), (key, name)
+            differences.append((ranks[0][key][name] - value).abs().flatten())
+    differences = torch.cat(differences)
+    assert differences.max() <= bound and (differences > 1e-5).float().mean() < 0.02
+
+
+def test_cyclegan_ddp_with_image_pools_keeps_the_ranks_in_step(cyclegan_ddp_runs):
+    root = cyclegan_ddp_runs
+    ranks = [torch.load(root / f"cyc_pool-rank{r}.pt", weights_only=True) for r in range(WORLD)]
+    for key in ranks[0]:
+        for name, value in ranks[0][key].items():
+            assert torch.equal(value, ranks[1][key][name]), (key, name)
+    payload = load_checkpoint(latest_checkpoint(root / "cyc_pool"))
+    # Rank 0's pools hold its own shard's fakes: 2 per step, so 6 after 3 of the 4 steps.
+    assert payload["pool_a"]["count"] == payload["pool_b"]["count"] == 6
+
+
+if __name__ == "__main__":  # a torchrun worker, see ddp_runs and cyclegan_ddp_runs
+    if sys.argv[2:] == ["cyclegan"]:
+        cyclegan_trainings(sys.argv[1])
+    else:
+        ddp_trainings(sys.argv[1])
