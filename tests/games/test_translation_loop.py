@@ -1,6 +1,7 @@
 """CycleGAN and pix2pix through the training loop (``training.train`` and ``ganforge train``):
 bit-exact resume, SIGTERM, NaN, the learning-rate decay, the speed switches, ``eval.every``."""
 
+import json
 import os
 import shutil
 import signal
@@ -14,6 +15,7 @@ from ganforge.checkpoint import latest_checkpoint, load_checkpoint
 from ganforge.cli import main
 from ganforge.cli.train import EXIT_STOPPED
 from ganforge.config import ConfigError, load_config
+from ganforge.errors import GanforgeError
 from ganforge.games.cyclegan import CycleGAN
 from ganforge.games.pix2pix import Pix2Pix
 from ganforge.training import train
@@ -49,6 +51,12 @@ def write_pairs(root, train=24, test=6):
 @pytest.fixture(scope="module")
 def pairs(tmp_path_factory):
     return write_pairs(tmp_path_factory.mktemp("pairs"))
+
+
+@pytest.fixture(scope="module")
+def many(tmp_path_factory):
+    """Enough test images (130 > the fmnist evaluator's 128 feature dimensions) for FID."""
+    return write_pairs(tmp_path_factory.mktemp("many"), test=130)
 
 
 def config(game, pairs, run_dir, *overrides, data=None):
@@ -179,3 +187,41 @@ def test_bf16_and_channels_last_train_on_cpu_and_compile_stays_eager(pairs, tmp_
     assert np.isfinite(read_metrics(tmp_path / "r/metrics.csv")["loss_G"]).all()
     with pytest.raises(ConfigError, match=f"not available for the {game} game"):
         train(config(game, pairs, tmp_path / "s", "train.compile=reduce-overhead"))
+
+
+def test_eval_every_keeps_the_best_translators_by_mae_on_true_pairs(pairs, tmp_path):
+    run = tmp_path / "r"
+    train(config("pix2pix", pairs, run, "eval.every=4", "eval.n=4"))
+    rows = read_metrics(run / "metrics.csv")
+    scored = [(s, v) for s, v in zip(rows["step"], rows["mae"]) if v is not None and np.isfinite(v)]
+    assert [s for s, _ in scored] == [4, 8] and all(0 <= v <= 1 for _, v in scored)
+    best = json.loads((run / "generator-AtoB-best.json").read_text())["eval"]
+    assert best["metric"] == "mae" and best["value"] == pytest.approx(min(v for _, v in scored), rel=1e-5)
+    assert (run / "checkpoints/best.pt").is_file() and (run / "metrics.png").is_file()
+
+
+def test_eval_every_without_truth_scores_fid_per_direction(pairs, many, tmp_path):
+    run = tmp_path / "r"
+    with pytest.raises(GanforgeError, match="scores FID, which needs more than 128 test images"):
+        train(config("cyclegan", pairs, tmp_path / "few", "eval.every=8", "eval.feature_net=fmnist"))
+    train(config("cyclegan", many, run, "eval.every=8", "eval.n=130", "eval.feature_net=fmnist"))
+    rows = read_metrics(run / "metrics.csv")
+    for column in ("fid_fmnist", "fid_fmnist_AtoB", "fid_fmnist_BtoA"):
+        assert rows[column][-1] is not None and rows[column][-1] > 0, column
+    assert rows["fid_fmnist"][-1] == pytest.approx(
+        (rows["fid_fmnist_AtoB"][-1] + rows["fid_fmnist_BtoA"][-1]) / 2
+    )
+    for direction in ("AtoB", "BtoA"):
+        assert (run / f"generator-{direction}-best.safetensors").is_file()
+
+
+def test_ganforge_eval_on_a_folder_pair_without_truth_gives_fid_and_says_why(many, tmp_path, capsys):
+    run = tmp_path / "r"
+    train(config("cyclegan", many, run, "train.steps=2"))
+    assert run_cli("eval", "--run", str(run), "--feature-net", "fmnist", "--direction", "BtoA") == 0
+    out = capsys.readouterr().out
+    assert "holds no true translations" in out and "BtoA (130 test images)" in out and "AtoB (" not in out
+    report = json.loads((run / "metrics.json").read_text())
+    assert list(report["directions"]) == ["BtoA"]
+    assert set(report["directions"]["BtoA"]["scores"]) == {"fid_fmnist"}
+    assert set(report["directions"]["BtoA"]["context"]["identity"]) == {"fid_fmnist"}

@@ -69,6 +69,12 @@ def add_parser(subparsers):
     )
     p.add_argument("--no-cache", action="store_true", help="recompute real statistics")
     p.add_argument("--device", default="cpu", help="cpu, cuda, ...")
+    p.add_argument(
+        "--direction",
+        default="both",
+        choices=["AtoB", "BtoA", "both"],
+        help="a translation run (cyclegan, pix2pix): which direction to score (default: every exported one)",
+    )
     return p
 
 
@@ -77,6 +83,7 @@ def run(args) -> int:
     from ganforge.evaluation.report import format_report, write_report
     from ganforge.evaluation.runs import evaluate_run
     from ganforge.evaluation.sources import parse_source
+    from ganforge.evaluation.translation import is_translation_run
 
     if args.n is not None and args.n < 2:
         raise GanforgeError("--n must be at least 2")
@@ -97,6 +104,8 @@ def run(args) -> int:
     def log(text: str) -> None:
         print(f"ganforge: {text}", file=sys.stderr)
 
+    if args.run and not (args.real or args.fake) and is_translation_run(args.run):
+        return _translation(args, log)
     if args.run:
         if args.real or args.fake:
             raise GanforgeError("give either --run, or --real and --fake")
@@ -115,4 +124,25 @@ def run(args) -> int:
     if out is not None:
         write_report(report, out)
         print(f"ganforge: wrote {out}")
+    return 0
+
+
+def _translation(args, log) -> int:
+    """A cyclegan/pix2pix run: its test pairs, each score beside the identity lower bound."""
+    from ganforge.evaluation.report import write_report
+    from ganforge.evaluation.translation import evaluate_translation_run, format_translation
+
+    report = evaluate_translation_run(
+        args.run,
+        which=args.which,
+        directions=args.direction,
+        n=args.n,
+        feature_net=args.feature_net,
+        device=args.device,
+        log=log,
+    )
+    print(format_translation(report))
+    suffix = "" if args.which == "last" else f"-{args.which}"
+    out = write_report(report, Path(args.out) if args.out else Path(args.run) / f"metrics{suffix}.json")
+    print(f"ganforge: wrote {out}")
     return 0

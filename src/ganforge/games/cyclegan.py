@@ -179,6 +179,13 @@ class CycleGAN(Game):
         self.pool_b.load_state_dict(state["pool_b"], self.device)
         self.grid_a, self.grid_b = state["grid_a"], state["grid_b"]
 
+    def scorer(self, history: list[dict[str, Any]]):
+        """``eval.every``: MAE of the translations of fixed test inputs against their true
+        translation (FID to the target domain without one); ``evaluation/translation.py``."""
+        from ganforge.evaluation.translation import TranslationScorer
+
+        return TranslationScorer(self, history)
+
     @torch.no_grad()
     def write_grid(self, path: Path) -> None:
         """Rows: a | G_AB(a) | G_BA(G_AB(a)) | b | G_BA(b) | G_AB(G_BA(b)), fixed test images."""

@@ -124,6 +124,13 @@ class Pix2Pix(Game):
         self.batches_a.sampler.load_state_dict(state["sampler"])
         self.grid_a, self.grid_b = state["grid_a"], state["grid_b"]
 
+    def scorer(self, history: list[dict[str, Any]]):
+        """``eval.every``: MAE of the translations of fixed test inputs against their true
+        translation (FID to the target domain without one); ``evaluation/translation.py``."""
+        from ganforge.evaluation.translation import TranslationScorer
+
+        return TranslationScorer(self, history)
+
     @torch.no_grad()
     def write_grid(self, path: Path) -> None:
         """Rows: a | G(a) | the true b, fixed test pairs."""

@@ -21,6 +21,7 @@ from ganforge.metrics.prdc import density_coverage, precision_recall
 from ganforge.metrics.registry import ALIASES, HIGHER, LOWER, register_metric
 from ganforge.metrics.scores import class_coverage, inception_score
 from ganforge.metrics.toy2d import mode_coverage
+from ganforge.metrics.translation import edge_iou, mean_absolute_error, psnr
 
 Scores = dict[str, dict[str, Any]]
 
@@ -201,3 +202,67 @@ def mode_coverage_score(points: np.ndarray, modes: np.ndarray, std: float, *, hq
         "high_quality_share": {"value": result["high_quality_share"]},
         "reverse_kl": {"value": result["reverse_kl"]},
     }
+
+
+# --- translation (cyclegan, pix2pix): translations against their true translation --------
+# uint8 arrays [N, C, H, W] in the same order; ``evaluation/translation.py`` calls these.
+
+
+@register_metric(
+    "mae",
+    columns={
+        "mae": ("mean |translation - true translation| per pixel, [0, 1] scale; lower is better", LOWER)
+    },
+    needs={"pairs"},
+    auto=False,
+)
+def mae(pred, target) -> Scores:
+    return {"mae": {"value": mean_absolute_error(pred, target)}}
+
+
+@register_metric(
+    "psnr",
+    columns={
+        "psnr": (
+            "peak signal-to-noise ratio to the true translation, dB, mean over images; higher is better",
+            HIGHER,
+        )
+    },
+    needs={"pairs"},
+    auto=False,
+)
+def psnr_score(pred, target) -> Scores:
+    return {"psnr": {"value": psnr(pred, target)}}
+
+
+@register_metric(
+    "edge_iou",
+    columns={
+        "edge_iou": (
+            "intersection over union of edge pixels (>= 128) with the true edge map, mean over "
+            "images; higher is better",
+            HIGHER,
+        )
+    },
+    needs={"pairs"},
+    auto=False,
+)
+def edge_iou_score(pred, target) -> Scores:
+    return {"edge_iou": {"value": edge_iou(pred, target)}}
+
+
+@register_metric(
+    "translated_accuracy",
+    columns={
+        "translated_accuracy": (
+            "share of translations the classifier assigns to their input's class (argmax); "
+            "its accuracy on the real target images is the ceiling; higher is better",
+            HIGHER,
+        )
+    },
+    needs={"pairs", "classes"},
+    auto=False,
+)
+def translated_accuracy(fake, labels: np.ndarray) -> Scores:
+    """``fake``: classifier features (with ``probs``) of the translations; ``labels`` [N]."""
+    return {"translated_accuracy": {"value": float((fake.probs.argmax(axis=1) == labels).mean())}}

@@ -34,6 +34,7 @@ NEEDS = {
     "classes": "a classifier network (fmnist, mnist, cifar10; not inception)",
     "conditional": "a conditional generator (cgan, cdcgan)",
     "modes": "a 2-D mixture with known modes (ring8, grid25)",
+    "pairs": "translations with their true translation (a cyclegan/pix2pix run on paired test data)",
 }
 
 
