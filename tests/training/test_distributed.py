@@ -223,12 +223,18 @@ def write_unpaired(root) -> None:
         for i in range(16 if folder.startswith("train") else 4):
             pixels = (torch.rand(16, 16, generator=generator) * scale).to(torch.uint8).numpy()
             Image.fromarray(pixels).save(root / "pairs" / folder / f"{i:02d}.png")
+            # The paired layout for pix2pix: train|test/A, B (B: A inverted).
+            split = "train" if folder.startswith("train") else "test"
+            for side, image in (("A", pixels), ("B", 255 - pixels)):
+                (root / "paired" / split / side).mkdir(parents=True, exist_ok=True)
+                Image.fromarray(image).save(root / "paired" / split / side / f"{folder}{i:02d}.png")
 
 
 def cyclegan_trainings(root: str) -> None:
     """Each rank trains, then saves its own nets (rank 1's never reach a checkpoint)."""
     torch.set_num_threads(1)
-    for run, extra in (("cyc", ()), ("cyc_pool", ("train.pool_size=6",))):
+    paired = (f"data.root={root}/paired", "data.name=paired", "model.name=pix2pix")
+    for run, extra in (("cyc", ()), ("cyc_pool", ("train.pool_size=6",)), ("p2p", paired)):
         state = train(cyclegan_config(root, run, *extra))
         nets = {key: net.state_dict() for key, net in state.game.nets.items()}
         torch.save(nets, f"{root}/{run}-rank{state.dist.rank}.pt")
@@ -269,13 +275,21 @@ def test_cyclegan_under_ddp_matches_one_process_and_the_ranks_agree(cyclegan_ddp
     assert differences.max() <= bound and (differences > 1e-5).float().mean() < 0.02
 
 
-def test_cyclegan_ddp_with_image_pools_keeps_the_ranks_in_step(cyclegan_ddp_runs):
+@pytest.mark.parametrize("run", ["cyc_pool", "p2p"])
+def test_translation_ddp_keeps_the_ranks_in_step(cyclegan_ddp_runs, run):
+    """CycleGAN with pools (each rank's own), pix2pix (batch norm per rank): same weights."""
     root = cyclegan_ddp_runs
-    ranks = [torch.load(root / f"cyc_pool-rank{r}.pt", weights_only=True) for r in range(WORLD)]
+    ranks = [torch.load(root / f"{run}-rank{r}.pt", weights_only=True) for r in range(WORLD)]
     for key in ranks[0]:
         for name, value in ranks[0][key].items():
+            if "running_" in name or "num_batches" in name:
+                continue  # batch-norm statistics: each rank's own slices (see distributed.wrap)
             assert torch.equal(value, ranks[1][key][name]), (key, name)
-    payload = load_checkpoint(latest_checkpoint(root / "cyc_pool"))
+    assert load_checkpoint(latest_checkpoint(root / run))["step"] == 4
+
+
+def test_cyclegan_ddp_pools_hold_each_ranks_own_fakes(cyclegan_ddp_runs):
+    payload = load_checkpoint(latest_checkpoint(cyclegan_ddp_runs / "cyc_pool"))
     # Rank 0's pools hold its own shard's fakes: 2 per step, so 6 after 3 of the 4 steps.
     assert payload["pool_a"]["count"] == payload["pool_b"]["count"] == 6
 

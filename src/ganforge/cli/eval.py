@@ -20,7 +20,11 @@ def add_parser(subparsers):
         "folder or a run folder). Prints a table with the context numbers and the protocol, "
         "and writes it all as JSON.",
     )
-    p.add_argument("--run", help="run folder (holds generator.safetensors)")
+    p.add_argument(
+        "--run",
+        help="run folder (holds generator.safetensors; a cyclegan/pix2pix run is scored on its test "
+        "pairs: MAE, PSNR, edge IoU, class accuracy, FID, beside the identity)",
+    )
     p.add_argument("--real", help="real images, e.g. fashion-mnist:test, real.npy, a folder")
     p.add_argument("--fake", help="generated images: samples.npy, a folder or a run folder")
     p.add_argument(
