@@ -221,3 +221,21 @@ def test_unet_sizes_must_be_multiples_of_its_depth():
     meta["image_size"] = 32
     assert size_factor(meta) == 32 and parity_sizes(meta) == [32, 64]
     assert size_factor({"family": "stargan", "image_size": 12}) == 4
+
+
+def test_a_unet_at_28_px_exports_at_its_fixed_size(tmp_path, capsys):
+    """The pix2pix preset's U-Net pads 28 px to 32 inside: exported and checked at 28 px only."""
+    pytest.importorskip("onnxruntime")
+    from ganforge.export import example_inputs, run_exported
+    from ganforge.models.translation import build_generator as build_translator
+    from ganforge.models.translation import generator_meta
+
+    torch.manual_seed(0)
+    meta = generator_meta("unet", 1, 1, 28, 4, norm="batch", dropout=True)
+    save_generator(tmp_path / "run", build_translator(meta), meta, which="AtoB")
+    out = tmp_path / "G.onnx"
+    code, captured = export_cli(
+        capsys, "export", "--run", tmp_path / "run", "--out", out, "--check-samples", 3
+    )
+    assert code == 0 and "at 28x28 px" in captured.out and "H = W = 28 fixed" in captured.out
+    assert run_exported(out, "onnx", example_inputs(meta, 5)).shape == (5, 1, 28, 28)

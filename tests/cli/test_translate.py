@@ -331,3 +331,25 @@ def test_gan_runs_and_translation_runs_point_to_each_other(translation_run, tmp_
         assert code == 2 and len(errors) == 1 and "ganforge translate" in errors[0]
         with pytest.raises(CheckpointError, match="translate"):
             load_generator(translation_run(game))
+
+
+def test_attribute_targets_turn_the_named_set_on_and_respect_exclusive_groups():
+    from ganforge.cli.translate import TranslateError, target_vectors
+
+    meta = {
+        "domain_names": ["red", "green", "blue", "inverted", "striped"],
+        "multi_label": True,
+        "exclusive_groups": [["red", "green", "blue"]],
+    }
+    (vector,) = target_vectors(meta, "blue,striped")
+    assert vector.tolist() == [0, 0, 1, 0, 1]
+    assert [v.argmax().item() for v in target_vectors(meta, "all")] == [0, 1, 2, 3, 4]
+    with pytest.raises(TranslateError, match="red, green exclude each other"):
+        target_vectors(meta, "red,green")
+    with pytest.raises(TranslateError, match="valid: red, green, blue, inverted, striped"):
+        target_vectors(meta, "Blond_Hair")
+    with pytest.raises(TranslateError, match="needs --to"):
+        target_vectors(meta, None)
+    single = {"domain_names": ["a", "b"], "multi_label": False}
+    with pytest.raises(TranslateError, match="name one of a, b"):
+        target_vectors(single, "a,b")
