@@ -188,6 +188,8 @@ def target_vectors(meta: dict, text: str | None) -> list[torch.Tensor]:
 
 def load_translator(args) -> Translator:
     """The run's generator for ``--direction`` / ``--to`` (a GAN run: one line to ``sample``)."""
+    if not Path(args.run).is_dir():
+        raise TranslateError(f"--run {args.run}: no such run folder")
     have = exported_networks(args.run)
     best = "-best" if args.which == "best" else ""
     if "last" in have:  # a GAN's or StarGAN's generator.*
