@@ -353,3 +353,12 @@ def test_attribute_targets_turn_the_named_set_on_and_respect_exclusive_groups():
     single = {"domain_names": ["a", "b"], "multi_label": False}
     with pytest.raises(TranslateError, match="name one of a, b"):
         target_vectors(single, "a,b")
+
+
+def test_inputs_that_share_a_stem_keep_their_suffix_so_none_is_overwritten():
+    from pathlib import Path
+
+    from ganforge.cli.translate import output_stems
+
+    paths = [Path("a.jpg"), Path("a.png"), Path("b.png"), Path("sub/c.png")]
+    assert output_stems(paths) == ["a.jpg", "a.png", "b", "sub/c"]

@@ -12,6 +12,7 @@ a folder is read a chunk at a time and a ``.npy`` input is memory-mapped. What i
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,6 +110,14 @@ class Inputs:
             return image
 
 
+def output_stems(relative: list[Path]) -> list[str]:
+    """Each input's output name: its path without the suffix (``sub/a.jpg`` -> ``sub/a``), or
+    with it where two inputs would share one (``a.png`` and ``a.jpg``: ``a.png``, ``a.jpg``)."""
+    stems = [str(p.with_suffix("")) for p in relative]
+    counts = Counter(stems)
+    return [str(p) if counts[stem] > 1 else stem for p, stem in zip(relative, stems, strict=True)]
+
+
 def open_inputs(text: str, size: int, channels: int) -> Inputs:
     """``--input`` (folder, ``.npy`` or one image) -> ``Inputs``; nothing is decoded yet."""
     path = Path(text)
@@ -116,8 +125,7 @@ def open_inputs(text: str, size: int, channels: int) -> Inputs:
         paths = list_images(path)
         if not paths:
             raise TranslateError(f"--input {path}: the folder holds no image files (.png, .jpg, ...)")
-        names = [str(p.relative_to(path).with_suffix("")) for p in paths]
-        return Inputs(names, paths, size, channels)
+        return Inputs(output_stems([p.relative_to(path) for p in paths]), paths, size, channels)
     if not path.is_file():
         raise TranslateError(f"--input {path}: no such file or folder")
     if path.suffix.lower() == ".npy":
