@@ -132,3 +132,110 @@ def test_nan_parity_is_a_failure_and_leaves_no_file(tmp_path, monkeypatch, capsy
     assert stop.value.code != 0 and "FAILED" in captured.out and "not written" in captured.err
     assert list(tmp_path.glob("*G*")) == []
     assert not parity_ok(float("nan")) and parity_ok(0.0) and not parity_ok(1.0)
+
+
+# --- translation generators (tiny runs from tests/conftest.py: translation_run) ------------
+
+
+def export_cli(capsys, *argv):
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stop:
+        main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return stop.value.code, captured
+
+
+@pytest.mark.parametrize(
+    ("game", "direction"), [("cyclegan", "AtoB"), ("cyclegan", "BtoA"), ("stargan", None)]
+)
+def test_translation_onnx_parity_at_two_sizes(translation_run, tmp_path, capsys, game, direction):
+    pytest.importorskip("onnxruntime")
+    import onnxruntime
+
+    from ganforge.checkpoint import load_inference
+    from ganforge.export import example_inputs, run_exported
+
+    run = translation_run(game)
+    out = tmp_path / "G.onnx"
+    extra = ["--direction", direction] if direction else []
+    code, captured = export_cli(capsys, "export", "--run", run, "--out", out, "--check-samples", 5, *extra)
+    assert code == 0, captured.err
+    assert "at 16x16 and 32x32 px" in captured.out and " ok" in captured.out
+    session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    names = [i.name for i in session.get_inputs()]
+    assert names == (["image", "labels"] if game == "stargan" else ["image"])
+    G, meta = load_inference(run, direction or "last")
+    for n, size in ((3, 16), (1, 24), (2, 32)):  # batch, height and width all dynamic
+        inputs = example_inputs(meta, n, seed=size, size=size)
+        got = run_exported(out, "onnx", inputs)
+        with torch.no_grad():
+            expected = G(*inputs).numpy()
+        assert got.shape == (n, 3, size, size) and np.abs(got - expected).max() <= PARITY_LIMIT
+    if game == "stargan":  # the label input steers the output
+        image, labels = example_inputs(meta, 2, seed=0)
+        other = run_exported(out, "onnx", (image, labels.roll(1, dims=1)))
+        assert np.abs(other - run_exported(out, "onnx", (image, labels))).max() > 1e-3
+
+
+def test_translation_torchscript_and_direction_errors(translation_run, tmp_path, capsys):
+    code, captured = export_cli(
+        capsys,
+        "export",
+        "--run",
+        translation_run("pix2pix"),
+        "--out",
+        tmp_path / "G.pt",
+        "--check-samples",
+        3,
+    )
+    assert code == 0 and "ok" in captured.out and (tmp_path / "G.pt").is_file()
+    code, captured = export_cli(
+        capsys,
+        "export",
+        "--run",
+        translation_run("pix2pix"),
+        "--direction",
+        "BtoA",
+        "--out",
+        tmp_path / "B.pt",
+    )
+    assert code == 2 and "no BtoA generator" in captured.err and not (tmp_path / "B.pt").exists()
+    code, captured = export_cli(
+        capsys,
+        "export",
+        "--run",
+        translation_run("stargan"),
+        "--direction",
+        "AtoB",
+        "--out",
+        tmp_path / "S.pt",
+    )
+    assert code == 2 and "--direction is for CycleGAN" in captured.err
+
+
+def test_unet_sizes_must_be_multiples_of_its_depth():
+    from ganforge.export import parity_sizes, size_factor
+
+    meta = {"generator": "unet", "in_channels": 1, "image_size": 28}
+    assert size_factor(meta) is None and parity_sizes(meta) == [28]  # padded to 32 inside: fixed size
+    meta["image_size"] = 32
+    assert size_factor(meta) == 32 and parity_sizes(meta) == [32, 64]
+    assert size_factor({"family": "stargan", "image_size": 12}) == 4
+
+
+def test_a_unet_at_28_px_exports_at_its_fixed_size(tmp_path, capsys):
+    """The pix2pix preset's U-Net pads 28 px to 32 inside: exported and checked at 28 px only."""
+    pytest.importorskip("onnxruntime")
+    from ganforge.export import example_inputs, run_exported
+    from ganforge.models.translation import build_generator as build_translator
+    from ganforge.models.translation import generator_meta
+
+    torch.manual_seed(0)
+    meta = generator_meta("unet", 1, 1, 28, 4, norm="batch", dropout=True)
+    save_generator(tmp_path / "run", build_translator(meta), meta, which="AtoB")
+    out = tmp_path / "G.onnx"
+    code, captured = export_cli(
+        capsys, "export", "--run", tmp_path / "run", "--out", out, "--check-samples", 3
+    )
+    assert code == 0 and "at 28x28 px" in captured.out and "H = W = 28 fixed" in captured.out
+    assert run_exported(out, "onnx", example_inputs(meta, 5)).shape == (5, 1, 28, 28)

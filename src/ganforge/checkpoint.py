@@ -28,6 +28,8 @@ from ganforge.config import Config, ConfigError, from_dict
 from ganforge.errors import GanforgeError
 from ganforge.files import atomic_write
 from ganforge.models import build_generator
+from ganforge.models import stargan as stargan_models
+from ganforge.models import translation as translation_models
 
 FORMAT_VERSION = 1
 _NAME = re.compile(r"^step_(\d+)\.pt$")
@@ -186,25 +188,98 @@ def save_generator(run_dir: str | Path, G: nn.Module, meta: dict[str, Any], whic
 def load_generator(
     run_dir: str | Path, which: str = "last", device: str | torch.device = "cpu"
 ) -> tuple[nn.Module, dict[str, Any]]:
-    """Rebuild an exported G in eval mode; returns ``(G, metadata)``.
+    """Rebuild an exported GAN G in eval mode; returns ``(G, metadata)``.
 
     The metadata holds ``model`` (the ModelConfig fields), ``data_shape``, ``data`` (name,
-    kind, class names) and ``step``.
+    kind, class names) and ``step``. A translation run's networks (CycleGAN, pix2pix,
+    StarGAN) are a CheckpointError pointing to ``ganforge translate``; ``load_inference``
+    rebuilds those.
+    """
+    if which in ("last", "best") and not generator_paths(run_dir, which)[1].is_file():
+        translators = [k for k in exported_networks(run_dir) if k not in ("last", "best")]
+        if translators:
+            raise CheckpointError(
+                f"{run_dir} is a translation run (it exports {', '.join(translators)}), not a GAN: "
+                f"use `ganforge translate --run {run_dir}`"
+            )
+    net, meta = load_inference(run_dir, which, device)
+    kind = inference_kind(meta)
+    if kind != "gan":
+        raise CheckpointError(
+            f"{run_dir} is a {kind} run: its generator translates images, it does not generate "
+            f"them; use `ganforge translate --run {run_dir}`"
+        )
+    return net, meta
+
+
+# --- any exported inference network (GAN, CycleGAN / pix2pix, StarGAN) --------------------
+
+
+def inference_kind(meta: dict[str, Any]) -> str:
+    """What a ``generator*.json`` describes, from its own keys: ``gan`` (a ``model`` section),
+    ``stargan`` (``family: stargan``) or ``translation`` (a ResNet / U-Net image-to-image G).
+    A ``game`` key, where the game wrote one, wins."""
+    if not isinstance(meta, dict):
+        raise CheckpointError("the generator metadata is not a JSON object")
+    if meta.get("game") in ("stargan", "cyclegan", "pix2pix"):
+        return "stargan" if meta["game"] == "stargan" else "translation"
+    if meta.get("family") == "stargan":
+        return "stargan"
+    if meta.get("generator") in ("resnet", "unet") and "in_channels" in meta:
+        return "translation"
+    if isinstance(meta.get("model"), dict):
+        return "gan"
+    raise CheckpointError("the generator metadata names no known network (model, family or generator)")
+
+
+def exported_networks(run_dir: str | Path) -> list[str]:
+    """The ``which`` names a run folder exports, sorted: ``last``, ``best``, ``AtoB``,
+    ``AtoB-best``, ``BtoA`` ... (one per ``generator*.json`` with its weights beside it)."""
+    names = []
+    for info in Path(run_dir).glob("generator*.json"):
+        stem = info.stem
+        if not info.with_suffix(".safetensors").is_file():
+            continue
+        if stem == "generator":
+            names.append("last")
+        elif stem.startswith("generator-"):
+            names.append(stem[len("generator-") :])
+    return sorted(names)
+
+
+def _build_inference(meta: dict[str, Any]) -> nn.Module:
+    kind = inference_kind(meta)
+    if kind == "gan":
+        cfg = from_dict({"model": meta["model"]})
+        return build_generator(cfg.model, tuple(meta["data_shape"]))
+    if kind == "stargan":
+        return stargan_models.build_generator(meta)
+    return translation_models.build_generator(meta)
+
+
+def load_inference(
+    run_dir: str | Path, which: str = "last", device: str | torch.device = "cpu"
+) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild any exported network of a run in eval mode; returns ``(net, metadata)``.
+
+    ``which``: ``last`` / ``best`` (a GAN's or StarGAN's ``generator.*``), ``AtoB`` /
+    ``BtoA`` and their ``-best`` (CycleGAN; pix2pix exports ``AtoB``). What is rebuilt follows
+    the metadata (``inference_kind``). A missing one names those the run has.
     """
     weights, info = generator_paths(run_dir, which)
     if not weights.is_file() or not info.is_file():
-        hint = " (train with eval.every > 0 to keep a best generator)" if which == "best" else ""
+        have = exported_networks(run_dir)
+        hint = " (train with eval.every > 0 to keep a best generator)" if which.endswith("best") else ""
+        found = f"it exports: {', '.join(have)}" if have else "is it a ganforge run folder?"
         raise CheckpointError(
-            f"no exported generator '{which}' in {run_dir}: expected "
-            f"{weights.name} and {info.name}; is it a ganforge run folder?{hint}"
+            f"no exported generator '{which}' in {run_dir} (expected {weights.name} and "
+            f"{info.name}); {found}{hint}"
         )
     try:
         meta = json.loads(info.read_text())
-        cfg = from_dict({"model": meta["model"]})
-        G = build_generator(cfg.model, tuple(meta["data_shape"]))
-        G.load_state_dict(load_file(str(weights)))
+        net = _build_inference(meta)
+        net.load_state_dict(load_file(str(weights)))
     except Exception as err:  # bad JSON, missing keys, shape mismatch, damaged safetensors
-        raise CheckpointError(
-            f"cannot rebuild the generator in {run_dir}: {str(err).splitlines()[0][:200]}"
-        ) from None
-    return G.to(device).eval(), meta
+        first = (str(err).splitlines() or [type(err).__name__])[0][:200]
+        raise CheckpointError(f"cannot rebuild the generator '{which}' in {run_dir}: {first}") from None
+    return net.to(device).eval(), meta

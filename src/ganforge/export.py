@@ -14,6 +14,14 @@ best`` for the best one kept by ``eval.every``.
 
 ``check_parity`` runs the exported file in its own runtime and in PyTorch on the same inputs
 and returns the largest absolute difference (fp32: expect ~1e-6; the CLI demands <= 1e-4).
+
+Translation generators (``load_inference``: CycleGAN / pix2pix ``AtoB``/``BtoA``, StarGAN)
+take ``image`` float32 ``[N, C, H, W]`` in [-1, 1] (StarGAN also ``labels`` float32 ``[N, K]``,
+the target domains as 0/1) and return ``translated`` ``[N, C', H, W]`` in [-1, 1]. They are
+fully convolutional, so H and W are dynamic too, as multiples of the network's down-sampling
+factor (``size_factor``: 4 for the ResNet and StarGAN generators, ``2 ** depth`` for a
+U-Net); the parity check runs at the training size and at twice it. A U-Net trained at a size
+that is not such a multiple (28 px, padded to 32 inside) is exported at that fixed size.
 """
 
 from __future__ import annotations
@@ -30,7 +38,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from ganforge.checkpoint import inference_kind
 from ganforge.errors import GanforgeError
+from ganforge.models.unet import unet_depth
 from ganforge.sampling import generate, seeded_inputs
 
 FORMATS = ("onnx", "torchscript")
@@ -58,14 +68,67 @@ def format_for(path: str | Path, fmt: str | None = None) -> str:
     return SUFFIXES[suffix]
 
 
-def example_inputs(meta: dict[str, Any], n: int, seed: int = 0) -> tuple[torch.Tensor, ...]:
-    """``(z,)`` or ``(z, labels)`` for ``n`` samples, seeded, as the exported graph takes them."""
-    z, labels = seeded_inputs(meta, n, seed)
-    return (z,) if labels is None else (z, labels)
+def example_inputs(
+    meta: dict[str, Any], n: int, seed: int = 0, size: int | None = None
+) -> tuple[torch.Tensor, ...]:
+    """The exported graph's inputs for ``n`` samples, seeded: a GAN's ``(z,)`` or ``(z, labels)``;
+    a translation G's ``(image,)`` (StarGAN: ``(image, labels)``) at ``size`` px (default: the
+    training size), images uniform in [-1, 1] and one target domain on per row."""
+    kind = inference_kind(meta)
+    if kind == "gan":
+        z, labels = seeded_inputs(meta, n, seed)
+        return (z,) if labels is None else (z, labels)
+    generator = torch.Generator().manual_seed(seed)
+    size = size or meta["image_size"]
+    channels = meta["in_channels"] if kind == "translation" else meta["channels"]
+    image = torch.rand(n, channels, size, size, generator=generator) * 2 - 1
+    if kind == "translation":
+        return (image,)
+    domains = torch.randint(meta["num_domains"], (n,), generator=generator)
+    return image, torch.nn.functional.one_hot(domains, meta["num_domains"]).float()
 
 
 def input_names(meta: dict[str, Any]) -> list[str]:
+    kind = inference_kind(meta)
+    if kind != "gan":
+        return ["image", "labels"] if kind == "stargan" else ["image"]
     return ["z", "labels"] if meta.get("num_classes") else ["z"]
+
+
+def output_name(meta: dict[str, Any]) -> str:
+    return "samples" if inference_kind(meta) == "gan" else "translated"
+
+
+def size_factor(meta: dict[str, Any]) -> int | None:
+    """What H and W of a translation G's input must be multiples of for a dynamic size, or
+    None: a GAN (no image input), or a U-Net whose training size is not such a multiple."""
+    kind = inference_kind(meta)
+    if kind == "gan":
+        return None
+    factor = 2 ** unet_depth(meta["image_size"]) if meta.get("generator") == "unet" else 4
+    return factor if meta["image_size"] % factor == 0 else None
+
+
+def parity_sizes(meta: dict[str, Any]) -> list[int | None]:
+    """Image sides the parity check runs at: the training size and twice it when H and W are
+    dynamic, the training size alone when fixed; ``[None]`` for a GAN."""
+    if inference_kind(meta) == "gan":
+        return [None]
+    size = meta["image_size"]
+    return [size, 2 * size] if size_factor(meta) else [size]
+
+
+def dynamic_shapes(meta: dict[str, Any]) -> tuple[dict[int, Any], ...]:
+    """Per input, the dimensions left symbolic: the batch, and H and W of an image input."""
+    batch = torch.export.Dim("batch", min=1)
+    names = input_names(meta)
+    factor = size_factor(meta)
+    if factor is None or names[0] != "image":
+        return tuple({0: batch} for _ in names)
+    # ResNet G: reflection padding needs a bottleneck of >= 2 px, so at least 8 px in
+    low = max(1, 8 // factor)
+    image = {0: batch, 2: factor * torch.export.Dim("h", min=low), 3: factor * torch.export.Dim("w", min=low)}
+    return (image, {0: batch})[: len(names)]
 
 
 @contextlib.contextmanager
@@ -95,12 +158,12 @@ def _import_onnx():
 
 
 def export_onnx(G: nn.Module, meta: dict[str, Any], path: str | Path) -> Path:
-    """Write G (eval mode) as a single ONNX file with a dynamic batch dimension."""
+    """Write G (eval mode) as a single ONNX file with a dynamic batch dimension (and dynamic
+    H and W for a translation G, see ``size_factor``)."""
     onnx = _import_onnx()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     names = input_names(meta)
-    batch = torch.export.Dim("batch", min=1)
     inputs = example_inputs(meta, EXAMPLE_BATCH)
     try:
         with _quiet():
@@ -109,10 +172,10 @@ def export_onnx(G: nn.Module, meta: dict[str, Any], path: str | Path) -> Path:
                 inputs,
                 str(path),
                 input_names=names,
-                output_names=["samples"],
+                output_names=[output_name(meta)],
                 dynamo=True,
                 external_data=False,
-                dynamic_shapes={name: {0: batch} for name in names},
+                dynamic_shapes=dynamic_shapes(meta),
             )
     except Exception as err:  # the exporter's errors are pages long; the first line says it
         raise ExportError(f"ONNX export failed: {str(err).splitlines()[0][:300]}") from None
@@ -167,19 +230,26 @@ def run_exported(path: str | Path, fmt: str, inputs: tuple[torch.Tensor, ...]) -
 def check_parity(
     G: nn.Module, meta: dict[str, Any], path: str | Path, fmt: str | None = None, n: int = 64, seed: int = 0
 ) -> float:
-    """Largest ``|exported(z) - G(z)|`` over ``n`` samples from seeded noise (and classes).
+    """Largest ``|exported(x) - G(x)|`` over ``n`` seeded inputs (noise and classes for a GAN,
+    images and target labels for a translation G, at every ``parity_sizes`` size).
 
     ``n`` differs from the batch the graph was traced with, so the check also proves the batch
-    dimension dynamic. Non-finite output of G raises ``NonFiniteSamples``; a non-finite
-    difference is returned as ``inf`` (never NaN, which compares as "within the limit").
+    dimension dynamic (and, at twice the training size, H and W). Non-finite output of G raises
+    ``NonFiniteSamples``; a non-finite difference is returned as ``inf`` (never NaN, which
+    compares as "within the limit").
     """
-    inputs = example_inputs(meta, n, seed)
-    expected = generate(G.cpu().float(), *inputs, batch_size=max(n, 1)).numpy()
-    got = run_exported(path, format_for(path, fmt), inputs)
-    if got.shape != expected.shape:
-        raise ExportError(f"the exported generator returned shape {got.shape}, PyTorch {expected.shape}")
-    delta = float(np.abs(got - expected).max())
-    return delta if np.isfinite(delta) else float("inf")
+    worst = 0.0
+    for size in parity_sizes(meta):
+        inputs = example_inputs(meta, n, seed, size)
+        expected = generate(G.cpu().float(), *inputs, batch_size=max(n, 1)).numpy()
+        got = run_exported(path, format_for(path, fmt), inputs)
+        if got.shape != expected.shape:
+            raise ExportError(f"the exported generator returned shape {got.shape}, PyTorch {expected.shape}")
+        delta = float(np.abs(got - expected).max()) if got.size else 0.0
+        if not np.isfinite(delta):
+            return float("inf")
+        worst = max(worst, delta)
+    return worst
 
 
 def parity_ok(delta: float, limit: float = PARITY_LIMIT) -> bool:

@@ -244,3 +244,23 @@ def test_summary_says_which_way_each_score_is_better_and_which_chose_generator_b
     assert view.summary()["scores"]["best"] == {"metric": "fid_fmnist", "step": 40, "value": 18.0}
     (tmp_path / "generator-best.json").write_text("{not json")  # being replaced: no best, no error
     assert view.summary()["scores"]["best"] is None
+
+
+@pytest.mark.parametrize("game", ["cyclegan", "pix2pix", "stargan"])
+def test_run_view_of_a_translation_run(translation_run, game):
+    """Summary, curves and samples work; GAN-only diagnostics answer 409 naming the game."""
+    run_dir = translation_run(game)
+    before = snapshot(run_dir)
+    summary = RunView(run_dir).summary()
+    assert summary["game"] == game and summary["finished"] is True and summary["step"] == 3
+    assert summary["samples"] and len(summary["metrics"]["step"]) == 3
+    with TestClient(create_app(run_dir=run_dir)) as client:
+        assert client.get("/api/run").json()["game"] == game
+        sample = client.get(f"/api/run/samples/{summary['samples'][-1]}")
+        assert sample.status_code == 200 and sample.content[:4] == b"\x89PNG"
+        for route in ("/api/run/diagnostics", "/api/run/walk?t=0.3"):
+            response = client.get(route)
+            assert response.status_code == 409, (route, response.text)
+            assert f"not available for the {game} game" in response.json()["error"]
+        assert "run" in client.get("/run").text
+    assert snapshot(run_dir) == before

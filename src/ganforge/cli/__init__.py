@@ -14,7 +14,7 @@ from ganforge import __version__
 from ganforge.errors import GanforgeError
 
 # Sub-command modules, in the order `ganforge --help` lists them.
-COMMANDS = ["train", "sample", "eval", "evaluator", "export", "detect", "info", "lab"]
+COMMANDS = ["train", "sample", "translate", "eval", "evaluator", "export", "detect", "info", "lab"]
 
 
 def build_parser() -> argparse.ArgumentParser:

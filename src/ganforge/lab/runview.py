@@ -27,6 +27,7 @@ import torch
 from ganforge.checkpoint import (
     CheckpointError,
     checkpoint_config,
+    exported_networks,
     generator_paths,
     latest_checkpoint,
     load_checkpoint,
@@ -36,6 +37,7 @@ from ganforge.config import ConfigError, read_yaml
 from ganforge.data import load_dataset
 from ganforge.data.batches import to_unit_range
 from ganforge.errors import GanforgeError
+from ganforge.games import GAMES
 from ganforge.games.gan import count_classes
 from ganforge.lab.alarms import diagnostic_alarms, find_alarms
 from ganforge.losses import LOSSES, class_cross_entropy, get_loss
@@ -232,6 +234,20 @@ class RunView:
             return {}
         return values if isinstance(values, dict) else {}
 
+    def game(self) -> str:
+        """The game the run played (``gan``, ``cyclegan``, ``pix2pix``, ``stargan`` ...), from
+        ``model.name`` in config.yaml: a game's name, or a model family (which plays ``gan``)."""
+        model = self.config().get("model")
+        name = model.get("name") if isinstance(model, dict) else None
+        return name if isinstance(name, str) and name in GAMES else "gan"
+
+    def _gan_only(self, what: str) -> None:
+        """The live diagnostics and the latent walk rebuild a GAN's G and D from noise: other
+        games answer one line (409 in the server), not a failure."""
+        game = self.game()
+        if game != "gan":
+            raise RunViewError(f"{what} not available for the {game} game (its curves and samples are)")
+
     def probabilistic(self) -> bool:
         loss = self.config().get("train", {}).get("loss", "nonsaturating")
         return LOSSES[loss].probabilistic if loss in LOSSES else True
@@ -288,7 +304,8 @@ class RunView:
             "samples": self.samples(),
             "checkpoint": None if checkpoint is None else checkpoint.name,
             "step": int(metrics["step"][-1]) if metrics.get("step") else 0,
-            "finished": generator_paths(self.run_dir)[0].is_file(),
+            "game": self.game(),
+            "finished": bool(exported_networks(self.run_dir)),
             "alarms": find_alarms(metrics, self.probabilistic()),
         }
 
@@ -373,6 +390,7 @@ class RunView:
     def diagnostics(self) -> dict[str, Any]:
         """Histograms of D's logits on real and fake batches, per-layer gradient norms of the
         losses of D and G, sample diversity, and the alarms these numbers raise."""
+        self._gan_only("diagnostics are")
         path, mtime, payload = self._checkpoint()
         key = (path, mtime)
         with self._lock:
@@ -438,6 +456,7 @@ class RunView:
         """PNG of G at ``(1 - t) * z_a + t * z_b`` for fixed noise endpoints, ``t`` in [0, 1]:
         a strip of WALK_ROWS images, or a scatter of WALK_POINTS points for 2-D runs. A
         conditional G keeps one class per image (or point) along the walk."""
+        self._gan_only("the latent walk is")
         G, meta = self._walk_generator()
         points = len(meta["data_shape"]) == 1  # a 2-D run, not images
         count = WALK_POINTS if points else WALK_ROWS
