@@ -13,7 +13,6 @@ channels), computed in the same call. The metrics come from the registry
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,17 +21,15 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file
 from torch import nn
 
 from ganforge import __version__
-from ganforge.checkpoint import CheckpointError, generator_paths, saved_config
+from ganforge.checkpoint import load_inference, saved_config
 from ganforge.data.image_ops import convert_channels
 from ganforge.data.translation import TranslationData, load_translation
 from ganforge.errors import GanforgeError
 from ganforge.metrics.features import FeatureNetwork, Features, get_feature_network
 from ganforge.metrics.registry import METRICS, direction, spec_of
-from ganforge.models.translation import build_generator
 from ganforge.training.log import read_metrics
 from ganforge.viz.metric_curves import plot_metric_curves
 
@@ -164,16 +161,7 @@ def is_translation_run(run_dir: str | Path) -> bool:
 
 def load_translator(run_dir: str | Path, direction: str, which: str, device) -> tuple[nn.Module, dict]:
     """The exported generator of ``direction`` (``generator-AtoB.*``, ``-best`` for ``best``)."""
-    weights, info = generator_paths(run_dir, direction if which == "last" else f"{direction}-best")
-    if not weights.is_file() or not info.is_file():
-        hint = " (train with eval.every > 0 to keep a best one)" if which == "best" else ""
-        raise CheckpointError(
-            f"{run_dir} has no {weights.name}{hint}; is {direction} a direction of this run?"
-        )
-    meta = json.loads(info.read_text())
-    G = build_generator(meta)
-    G.load_state_dict(load_file(str(weights)))
-    return G.to(device).eval(), meta
+    return load_inference(run_dir, direction if which == "last" else f"{direction}-best", device)
 
 
 def evaluate_translation_run(
