@@ -253,7 +253,7 @@ def fid_scores(judge, domains, combos, train, test, fake, inputs, targets, out) 
 # --- the run ------------------------------------------------------------------------------
 
 
-def test_split(cfg: DataConfig, domains: Domains, train: Dataset, notes: list[str]) -> Dataset:
+def scoring_split(cfg: DataConfig, domains: Domains, train: Dataset, notes: list[str]) -> Dataset:
     """The run's test split (whole), or its training set when it has no test split."""
     try:
         test = load_dataset(dataclasses.replace(cfg, split="test", limit=None), seed=0)
@@ -277,8 +277,9 @@ def evaluate_stargan_run(
     """Score a StarGAN run (module docstring); returns the report (``format_stargan_report``)."""
     log = log or (lambda text: None)
     G, meta = load_star_generator(run_dir, which, device)
-    cfg = saved_config(run_dir).data
-    train = load_dataset(cfg, seed=0)
+    run_cfg = saved_config(run_dir)
+    cfg = run_cfg.data
+    train = load_dataset(cfg, seed=run_cfg.run.seed)  # as the game loaded it
     domains = Domains.of(train)
     if list(domains.names) != meta["domain_names"]:
         raise GanforgeError(
@@ -286,7 +287,7 @@ def evaluate_stargan_run(
             f"{meta['domain_names']}; restore the run's data"
         )
     out = {"scores": {}, "context": {"real_test": {}, "identity": {}}, "notes": []}
-    test = test_split(cfg, domains, train, out["notes"])
+    test = scoring_split(cfg, domains, train, out["notes"])
     judge, judge_path = domain_judge(train, cfg, domains, cache, log)
     pick = torch.randperm(len(test), generator=torch.Generator().manual_seed(seed))[: n or DEFAULT_SOURCES]
     images, labels = test.data[pick], domains.vectors(test)[pick]
