@@ -226,7 +226,6 @@ def loop_config(tmp_path, run, *overrides):
 
 
 def test_the_loop_resumes_a_stargan_run_bit_exactly_and_decays_to_zero(tmp_path):
-
     def stop_at_3(state, row):  # a SIGTERM during step 3's log row: the loop stops after step 4
         if state.step == 3:
             os.kill(os.getpid(), signal.SIGTERM)
