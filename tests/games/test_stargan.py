@@ -2,6 +2,11 @@
 draws its grid and hands over a G that can be rebuilt."""
 
 import io
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -9,10 +14,13 @@ import pytest
 import torch
 from PIL import Image
 
+from ganforge.checkpoint import latest_checkpoint, load_checkpoint
 from ganforge.config import load_config
 from ganforge.games import GAMES
 from ganforge.models.stargan import build_generator
+from ganforge.training import train
 from ganforge.training.distributed import DistContext
+from ganforge.training.log import read_metrics
 
 COLOURS = {"blue": (40, 60, 220), "green": (40, 200, 60), "red": (220, 50, 40)}
 
@@ -183,3 +191,78 @@ def test_the_preset_loads_and_keeps_the_papers_objective():
         0.5,
     )
     assert (t.lambda_cls, t.lambda_rec, t.gp_weight) == (1.0, 10.0, 10.0)
+
+
+# --- through the training loop ------------------------------------------------------------
+
+
+def loop_config(tmp_path, run, *overrides):
+    if not (tmp_path / "domains").exists():
+        write_colour_domains(tmp_path / "domains")
+    return load_config(
+        None,
+        [
+            f"run.dir={run}",
+            "run.progress=false",
+            "model.name=stargan",
+            "data.name=folder",
+            f"data.root={tmp_path / 'domains'}",
+            "data.image_size=12",
+            "model.g_width=4",
+            "model.d_width=8",
+            "model.res_blocks=1",
+            "train.loss=wgan-gp",
+            "train.batch_size=8",
+            "train.d_steps=2",
+            "train.precision=fp32",
+            "train.memory_format=contiguous",
+            "train.log_every=1",
+            "train.sample_every=1000",
+            "train.checkpoint_every=3",
+            "train.lr_decay_start=0.5",
+            *overrides,
+        ],
+    )
+
+
+def test_the_loop_resumes_a_stargan_run_bit_exactly_and_decays_to_zero(tmp_path):
+    def stop_at_3(state, row):  # a SIGTERM during step 3's log row: the loop stops after step 4
+        if state.step == 3:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    train(loop_config(tmp_path, straight, "train.steps=6"))
+    # The same run (train.steps=6: the same decay schedule) stopped part-way, then resumed.
+    assert train(loop_config(tmp_path, split, "train.steps=6"), on_log=stop_at_3).step == 4
+    train(loop_config(tmp_path, split, "train.steps=6"), resume=True)
+    a, b = load_checkpoint(latest_checkpoint(straight)), load_checkpoint(latest_checkpoint(split))
+    assert a["step"] == b["step"] == 6
+    for net in ("G", "D"):
+        assert a[net].keys() == b[net].keys()
+        assert all(torch.equal(a[net][k], b[net][k]) for k in a[net]), net
+    rows_a, rows_b = read_metrics(straight / "metrics.csv"), read_metrics(split / "metrics.csv")
+    for name in ("step", "d_loss", "g_loss", "g_rec", "d_cls", "gp", "lr_g", "lr_d"):
+        assert rows_a[name] == rows_b[name], name
+    # The rate is 2e-4 (the default) for the first half, then falls linearly: 3/3, 2/3, 1/3 of
+    # it for the last three updates; the factor after the last update is 0 (loop.lr_factor).
+    assert rows_a["lr_g"] == pytest.approx([2e-4, 2e-4, 2e-4, 2e-4, 4e-4 / 3, 2e-4 / 3], rel=1e-5)
+    assert rows_a["lr_d"] == rows_a["lr_g"]
+    assert (straight / "generator.safetensors").is_file() and (straight / "samples").is_dir()
+
+
+def test_sigterm_stops_a_stargan_run_with_exit_75_and_a_checkpoint(tmp_path):
+
+    run = tmp_path / "run"
+    cfg = loop_config(tmp_path, run, "train.steps=1000000")
+    cfg.save(tmp_path / "config.yaml")
+    command = [sys.executable, "-m", "ganforge", "train", "--config", str(tmp_path / "config.yaml")]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while not (run / "metrics.csv").is_file() or len((run / "metrics.csv").read_text().splitlines()) < 2:
+        assert process.poll() is None and time.time() < deadline, process.communicate()
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 75, err
+    assert "checkpoint written" in err
+    assert 1 <= load_checkpoint(latest_checkpoint(run))["step"] < 1_000_000

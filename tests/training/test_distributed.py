@@ -169,6 +169,57 @@ def test_global_batch_must_split_evenly_and_rows_are_sharded():
     assert shard_rows(rows, DistContext()) is rows
 
 
+def stargan_config(run_dir, *overrides):
+    """A tiny StarGAN on fmnist-styles (instance norm only: 1 and 2 processes compute the same)."""
+    return load_config(
+        None,
+        [
+            f"run.dir={run_dir}",
+            "run.progress=false",
+            "model.name=stargan",
+            "data.name=fmnist-styles",
+            "data.limit=64",
+            "data.image_size=12",
+            "model.g_width=4",
+            "model.d_width=8",
+            "model.res_blocks=1",
+            "train.loss=wgan-gp",
+            "train.batch_size=8",
+            "train.d_steps=2",
+            "train.steps=4",
+            "train.log_every=1",
+            "train.sample_every=1000",
+            "train.checkpoint_every=4",
+            "train.precision=fp32",
+            "train.memory_format=contiguous",
+            *overrides,
+        ],
+    )
+
+
+def test_stargan_under_ddp_matches_one_process_of_the_global_batch(tmp_path):
+    """Every rank draws the global batch, its target permutation and the penalty's weights
+    and keeps its rows (games/stargan.py), so 2 gloo processes train as 1 process does."""
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={WORLD}"]
+    done = subprocess.run(
+        [*command, __file__, str(tmp_path), "stargan"], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    single = train(stargan_config(tmp_path / "single"))
+    one, two = read_metrics(tmp_path / "single/metrics.csv"), read_metrics(tmp_path / "ddp/metrics.csv")
+    assert one["step"] == two["step"] == [1, 2, 3, 4]
+    for name in ("d_loss", "g_loss", "g_rec", "d_cls", "gp", "g_cls"):
+        assert one[name] == pytest.approx(two[name], rel=1e-4, abs=1e-5), name
+    payload = load_checkpoint(latest_checkpoint(tmp_path / "ddp"))
+    for name in ("G", "D"):
+        expected = single.game.nets[name].state_dict()
+        assert list(payload[name]) == list(expected), name  # no DDP "module." prefixes
+        diff = torch.cat([(payload[name][k] - v).abs().flatten() for k, v in expected.items()])
+        # Adam divides by the gradient's running RMS, so a weight whose gradient is ~0 may step
+        # either way on float-order noise (one step is at most ~lr = 2e-4); all others agree.
+        assert (diff > 1e-5).float().mean() < 0.03 and diff.max() < 8 * 2e-4, (name, diff.max())
+
+
 def test_sync_batchnorm_on_cpu_is_a_clear_error_and_a_no_op_alone():
     from torch import nn
 
@@ -294,8 +345,11 @@ def test_cyclegan_ddp_pools_hold_each_ranks_own_fakes(cyclegan_ddp_runs):
     assert payload["pool_a"]["count"] == payload["pool_b"]["count"] == 6
 
 
-if __name__ == "__main__":  # a torchrun worker, see ddp_runs and cyclegan_ddp_runs
+if __name__ == "__main__":  # a torchrun worker, see ddp_runs, cyclegan_ddp_runs and the StarGAN test
     if sys.argv[2:] == ["cyclegan"]:
         cyclegan_trainings(sys.argv[1])
+    elif sys.argv[2:] == ["stargan"]:
+        torch.set_num_threads(1)
+        train(stargan_config(f"{sys.argv[1]}/ddp"))
     else:
         ddp_trainings(sys.argv[1])

@@ -110,6 +110,11 @@ def run(args) -> int:
 
     if args.run and not (args.real or args.fake) and is_translation_run(args.run):
         return _translation(args, log)
+    if args.run and not (args.real or args.fake):  # StarGAN runs: their own scores
+        from ganforge.evaluation.stargan import is_stargan_run
+
+        if is_stargan_run(args.run, args.which):
+            return run_stargan(args, log)
     if args.run:
         if args.real or args.fake:
             raise GanforgeError("give either --run, or --real and --fake")
@@ -148,5 +153,23 @@ def _translation(args, log) -> int:
     print(format_translation(report))
     suffix = "" if args.which == "last" else f"-{args.which}"
     out = write_report(report, Path(args.out) if args.out else Path(args.run) / f"metrics{suffix}.json")
+    print(f"ganforge: wrote {out}")
+    return 0
+
+
+def run_stargan(args, log) -> int:
+    """``eval --run`` on a StarGAN run: domain accuracy, content, truth, per-domain FID."""
+    from ganforge.evaluation.report import write_report
+    from ganforge.evaluation.stargan import evaluate_stargan_run, format_stargan_report
+
+    if args.metrics != "auto":
+        raise GanforgeError("a StarGAN run is scored with one fixed set of metrics; drop --metrics")
+    report = evaluate_stargan_run(
+        args.run, args.n, args.seed, args.device, args.which, cache=not args.no_cache, log=log
+    )
+    suffix = "" if args.which == "last" else f"-{args.which}"
+    out = Path(args.out) if args.out else Path(args.run) / f"metrics{suffix}.json"
+    print(format_stargan_report(report))
+    write_report(report, out)
     print(f"ganforge: wrote {out}")
     return 0

@@ -59,6 +59,21 @@ def render(garments: torch.Tensor, attributes: torch.Tensor) -> torch.Tensor:
     return (g * colour[:, :, None, None] * 255).round().clamp(0, 255).to(torch.uint8)
 
 
+def unrender(images: torch.Tensor, attributes: torch.Tensor) -> torch.Tensor:
+    """The gray garment uint8 ``[N, 1, S, S]`` under images ``[N, 3, S, S]`` read as drawn in
+    ``attributes [N, 5]``: ``render`` undone step by step (the tint's full channel, inverted
+    back, dark stripes brightened). Exact for real images up to rounding; for a translation it
+    shows the garment it drew, if it drew the style it was asked for."""
+    channel = attributes[:, :3].argmax(1)
+    g = images.float().gather(1, channel[:, None, None, None].expand(-1, 1, *images.shape[2:])) / 255
+    g = g + attributes[:, 3, None, None, None] * (1 - 2 * g)
+    rows = torch.arange(g.shape[2])
+    dark = ((rows // STRIPE_ROWS) % 2 == 1).float()[None, None, :, None]
+    striped = attributes[:, 4, None, None, None] * dark
+    g = g / (1 - striped * (1 - STRIPE_LEVEL))
+    return (g * 255).round().clamp(0, 255).to(torch.uint8)
+
+
 def garments(cfg) -> tuple[torch.Tensor, torch.Tensor]:
     """The split's gray garments uint8 ``[N, 1, S, S]`` (S = data.image_size or 28) and their
     Fashion-MNIST classes int64 ``[N]``."""

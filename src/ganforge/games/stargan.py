@@ -32,8 +32,9 @@ from ganforge.data.batches import to_unit_range
 from ganforge.data.domains import Domains
 from ganforge.data.registry import DataError
 from ganforge.games.base import Game, register_game
-from ganforge.losses import get_loss, gradient_penalty
+from ganforge.losses import get_loss
 from ganforge.models.stargan import StarDiscriminator, StarGenerator, generator_meta
+from ganforge.training import distributed
 from ganforge.training.distributed import DistContext
 from ganforge.training.sampler import EpochSampler
 from ganforge.training.speed import SpeedPlan
@@ -73,6 +74,9 @@ class StarGANGame(Game):
         self.adam("opt_g", self.G.parameters(), t.lr_g, (t.beta1, t.beta2))
         self.adam("opt_d", self.D.parameters(), t.lr_d, (t.beta1, t.beta2))
         self.wrap_nets()
+        # Under torchrun every rank draws the same global batch (and the same target order and
+        # penalty weights, below) and trains on its own rows: a DDP step equals one process's.
+        distributed.check_batch(cfg.train.batch_size, dist)
         self.sampler = EpochSampler(len(self.dataset), cfg.train.batch_size, cfg.run.seed, device)
         self.grid_images, self.grid_targets = self._grid_inputs()
 
@@ -102,10 +106,15 @@ class StarGANGame(Game):
 
     def batch(self) -> tuple[Tensor, Tensor, Tensor]:
         """``(real [B, C, S, S] in [-1, 1], original labels [B, K], target labels [B, K])``;
-        the targets are the batch's labels in a random order, as in the reference."""
+        the targets are the batch's labels in a random order, as in the reference.
+
+        Under DDP, B is this rank's share: the global batch and its permutation are drawn
+        whole on every rank (the targets come from the whole batch, as in one process) and
+        each rank keeps its own rows."""
         index = self.sampler.next()
         labels = self.vectors[index]
         targets = labels[torch.randperm(len(index), device=self.device)]
+        index, labels, targets = (distributed.shard_rows(x, self.dist) for x in (index, labels, targets))
         return to_unit_range(self.images[index]), labels, targets
 
     def classification_loss(self, logits: Tensor, labels: Tensor) -> Tensor:
@@ -135,7 +144,7 @@ class StarGANGame(Game):
         d_loss = d_adv + t.lambda_cls * d_cls
         stats = {"d_adv": d_adv.detach(), "d_cls": d_cls.detach()}
         if self.loss.gradient_penalty:
-            penalty = gradient_penalty(lambda x: D(x)[0], real, fake)
+            penalty = self.gradient_penalty(D, real, fake)
             d_loss = d_loss + t.gp_weight * penalty
             stats["gp"] = penalty.detach()
         self.optimizers["opt_d"].zero_grad(set_to_none=True)
@@ -144,13 +153,23 @@ class StarGANGame(Game):
         stats["d_loss"] = d_loss.detach()
         return stats
 
+    def gradient_penalty(self, D: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
+        """WGAN-GP's ``E[(||grad D(x_hat)||_2 - 1)^2]`` on D's patch scores (``losses.py``'s,
+        with the interpolation weights drawn for the global batch and sharded like it)."""
+        alpha = torch.rand(len(real) * self.dist.world_size, 1, 1, 1, device=real.device)
+        alpha = distributed.shard_rows(alpha, self.dist)
+        x_hat = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+        (grad,) = torch.autograd.grad(D(x_hat)[0].sum(), x_hat, create_graph=True)
+        return (grad.flatten(1).norm(2, dim=1) - 1).pow(2).mean()
+
     def g_update(self, real: Tensor, labels: Tensor, targets: Tensor) -> dict[str, Tensor]:
         """(2) G: its translation to ``targets`` scored real and classified as the targets,
         and translated back to ``labels`` close to the input (L1)."""
         t, G, D = self.cfg.train, self.train_nets["G"], self.train_nets["D"]
         self.D.requires_grad_(False)  # only G learns here; skip D's weight gradients
         fake = G(real, targets)
-        fake_scores, fake_classes = D(fake)
+        with distributed.no_grad_sync(D):  # so D's DDP wrapper expects no gradients either
+            fake_scores, fake_classes = D(fake)
         g_adv = self.loss.g(fake_scores)
         g_cls = self.classification_loss(fake_classes, targets)
         g_rec = (real - G(fake, labels)).abs().mean()

@@ -1,0 +1,113 @@
+"""``ganforge eval --run`` on StarGAN runs: every column on fmnist-styles, the subset that
+applies (with notes) on a folder of domains, and the cached judge."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ganforge.cli import main
+from ganforge.config import load_config
+from ganforge.evaluation.stargan import evaluate_stargan_run, is_stargan_run
+from ganforge.files import cache_root
+from ganforge.training import train
+
+TINY = [
+    "run.progress=false",
+    "model.name=stargan",
+    "data.image_size=12",
+    "model.g_width=4",
+    "model.d_width=8",
+    "model.res_blocks=1",
+    "train.batch_size=8",
+    "train.d_steps=1",
+    "train.steps=2",
+    "train.log_every=1",
+    "train.sample_every=1000",
+    "train.precision=fp32",
+    "train.memory_format=contiguous",
+]
+STYLES_COLUMNS = {
+    "attribute_accuracy",
+    "all_attributes_accuracy",
+    "reconstruction_mae",
+    "garment_accuracy",
+    "truth_mae",
+    "truth_mae_ratio",
+    "fid_per_domain",
+}
+
+
+@pytest.fixture(scope="module")
+def styles_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("styles") / "run"
+    train(load_config(None, [f"run.dir={run}", "data.name=fmnist-styles", "data.limit=2000", *TINY]))
+    return run
+
+
+def run_cli(*args):
+    with pytest.raises(SystemExit) as stop:
+        main(list(args))
+    return stop.value.code
+
+
+def test_eval_on_fmnist_styles_returns_every_column(styles_run, tmp_path, capsys):
+    assert is_stargan_run(styles_run)
+    out = tmp_path / "m.json"
+    assert run_cli("eval", "--run", str(styles_run), "--n", "300", "--out", str(out)) == 0
+    printed = capsys.readouterr().out
+    report = json.loads(out.read_text())
+    assert set(report["scores"]) == STYLES_COLUMNS and report["notes"] == []
+    assert all(name in printed for name in STYLES_COLUMNS)
+    assert report["n_sources"] == 300 and report["targets"] == 12
+    assert report["n_fake"] == 3300  # 300 sources x the 11 styles other than their own
+    score = {name: s["value"] for name, s in report["scores"].items()}
+    real, identity = report["context"]["real_test"], report["context"]["identity"]
+    # The judge learned the styles of real images (far better than calling the input the target).
+    assert real["attribute_accuracy"] > identity["attribute_accuracy"] + 0.1
+    assert real["garment_accuracy"] > 0.5  # the shipped evaluator on gray-converted real inputs
+    assert score["truth_mae_ratio"] == pytest.approx(score["truth_mae"] / identity["truth_mae"])
+    assert 0 < score["reconstruction_mae"] < 1 and score["fid_per_domain"] > real["fid_per_domain"] > 0
+    assert len(report["per_domain_fid"]) == 12
+
+
+def test_the_judge_is_cached_and_the_scores_repeat(styles_run):
+    first = evaluate_stargan_run(styles_run, n=150, seed=3)
+    judges = list((cache_root() / "stargan-judges").glob("fmnist-styles-*.safetensors"))
+    assert len(judges) == 1 and str(judges[0]) in first["real"]
+    stamp = judges[0].stat().st_mtime_ns
+    second = evaluate_stargan_run(styles_run, n=150, seed=3)
+    assert first["scores"] == second["scores"] and judges[0].stat().st_mtime_ns == stamp
+
+
+def test_a_folder_run_gets_the_scores_that_apply_and_says_why_not_the_others(tmp_path):
+    rng = np.random.default_rng(0)
+    for split, count in (("train", 12), ("test", 4)):
+        for name, rgb in {"blue": (40, 60, 220), "red": (220, 50, 40)}.items():
+            (tmp_path / "domains" / split / name).mkdir(parents=True)
+            for i in range(count):
+                pixels = np.clip(np.array(rgb) + rng.normal(0, 20, (12, 12, 3)), 0, 255).astype(np.uint8)
+                Image.fromarray(pixels).save(tmp_path / "domains" / split / name / f"{i}.png")
+    run = tmp_path / "run"
+    settings = [f"run.dir={run}", "data.name=folder", f"data.root={tmp_path / 'domains'}", *TINY]
+    train(load_config(None, settings))
+    report = evaluate_stargan_run(run)
+    assert set(report["scores"]) == {"domain_accuracy", "reconstruction_mae", "fid_per_domain"}
+    assert report["context"]["real_test"]["domain_accuracy"] == 1.0  # the colours are easy
+    assert report["context"]["identity"]["domain_accuracy"] == 0.0  # inputs are the other colour
+    notes = " ".join(report["notes"])
+    assert "fmnist-styles only" in notes and "2 of 2 targets skipped" in notes
+    assert report["scores"]["fid_per_domain"]["value"] is None
+
+
+def test_unrender_undoes_render_up_to_rounding():
+    from ganforge.config import DataConfig
+    from ganforge.data.styles import combinations, garments, render, unrender
+
+    gray, _ = garments(DataConfig(name="fmnist-styles", split="test", limit=100))
+    styles = combinations(len(gray), "test")
+    assert (unrender(render(gray, styles), styles).int() - gray.int()).abs().max() <= 1
+    wrong = styles.clone()
+    wrong[:, 3] = 1 - wrong[:, 3]  # read in the wrong style: far from the garment
+    assert (unrender(render(gray, styles), wrong).float() - gray.float()).abs().mean() > 50
