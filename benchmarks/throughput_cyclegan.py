@@ -71,6 +71,12 @@ def run_ganforge(overrides: list[str], device: torch.device, warmup: int, steps:
             f"model.d_width={WIDTH}",
             f"model.res_blocks={BLOCKS}",
             "model.d_layers=3",
+            "train.loss=lsgan",  # the reference's loss, weights and pools, whatever the preset says
+            "train.cycle_weight=10",
+            "train.identity_weight=0.5",
+            "train.pool_size=50",
+            "train.lr_g=0.0002",
+            "train.lr_d=0.0002",
             f"train.batch_size={BATCH}",
             "train.lr_decay_start=1",
             f"train.steps={warmup + steps}",

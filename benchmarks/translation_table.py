@@ -82,14 +82,16 @@ class Scorer:
 def train_row(preset: str, sets: list[str], run_dir: Path) -> tuple[torch.nn.Module, dict]:
     """Train one preset through the loop; returns G_AB and the run's facts."""
     cfg = load_config(preset, [*sets, f"run.dir={run_dir}", "run.progress=false"])
-    start, load = time.perf_counter(), os.getloadavg()[0]
+    start, cpu, load = time.perf_counter(), time.process_time(), os.getloadavg()[0]
     state = train(cfg)
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     facts = {
         "steps": state.step,
         "batch_size": cfg.train.batch_size,
         "train_seconds": round(wall, 1),
         "seconds_per_step": round(wall / max(state.step, 1), 3),
+        # CPU time of this process: on a shared machine, close to what one idle core would take
+        "cpu_seconds_per_step": round(cpu / max(state.step, 1), 3),
         "load_at_start": round(load, 1),
         "run_dir": str(run_dir),
     }
@@ -141,17 +143,18 @@ def markdown(rows: list[dict], command: str, when: str) -> str:
         "(`benchmarks/translation_table.py`). gap closed = (identity - method) / (identity - pix2pix)",
         "for MAE (PSNR and edge IoU the same way, signs flipped).",
         "",
-        "| pair | method | seed | steps | s/step | MAE | x identity | PSNR dB | edge IoU | class acc "
-        "| FID (evaluator) |",
+        "| pair | method | seed | steps | s/step (CPU s/step) | MAE | x identity | PSNR dB | edge IoU "
+        "| class acc | FID (evaluator) |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     ident = {(r["pair"], r["seed"]): r for r in rows if r["method"] == "identity"}
     for r in rows:
         base = ident.get((r["pair"], r["seed"]), {})
         ratio = r["mae"] / base["mae"] if "mae" in r and base.get("mae") else None
+        speed = f"{r['seconds_per_step']:.2f} ({r['cpu_seconds_per_step']:.2f})" if "steps" in r else ""
         lines.append(
             f"| {r['pair']} | {r['method']} | {r['seed']} | {r.get('steps', '')} | "
-            f"{fmt(r.get('seconds_per_step'), 2)} | {fmt(r.get('mae'), 4)} | {fmt(ratio, 3)} | "
+            f"{speed} | {fmt(r.get('mae'), 4)} | {fmt(ratio, 3)} | "
             f"{fmt(r.get('psnr'), 2)} | {fmt(r.get('edge_iou'), 3)} | {fmt(r.get('class_acc'), 3)} | "
             f"{fmt(r.get('fid'), 2)} |"
         )

@@ -25,13 +25,23 @@ def test_table_reports_the_share_of_the_gap_closed(bench):
 
     rows = [
         {"pair": "fmnist-edges", "seed": 0, "method": "identity", "mae": 0.4, "psnr": 6.0, "edge_iou": 0.2},
-        {"pair": "fmnist-edges", "seed": 0, "method": "cyclegan", "mae": 0.25, "psnr": 9.0, "edge_iou": 0.5},
+        {
+            "pair": "fmnist-edges",
+            "seed": 0,
+            "method": "cyclegan",
+            "mae": 0.25,
+            "psnr": 9.0,
+            "edge_iou": 0.5,
+            "steps": 3,
+            "seconds_per_step": 1.0,
+            "cpu_seconds_per_step": 0.5,
+        },
         {"pair": "fmnist-edges", "seed": 0, "method": "pix2pix", "mae": 0.1, "psnr": 11.0, "edge_iou": 0.8},
     ]
     (line,) = table.gap_lines(rows)
     assert "mae 50 %" in line and "psnr 60 %" in line and "edge_iou 50 %" in line
     text = table.markdown(rows, "cmd", "now")
-    assert "| fmnist-edges | cyclegan | 0 |" in text and "| 0.625 |" in text  # MAE x identity
+    assert "| fmnist-edges | cyclegan | 0 | 3 | 1.00 (0.50) |" in text and "| 0.625 |" in text  # MAE x identity
 
 
 def test_own_pair_is_an_unpaired_layout_with_true_test_pairs(bench, tmp_path):
