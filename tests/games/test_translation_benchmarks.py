@@ -41,7 +41,7 @@ def test_table_reports_the_share_of_the_gap_closed(bench):
     (line,) = table.gap_lines(rows)
     assert "mae 50 %" in line and "psnr 60 %" in line and "edge_iou 50 %" in line
     text = table.markdown(rows, "cmd", "now")
-    assert "| fmnist-edges | cyclegan | 0 | 3 | 1.00 (0.50) |" in text and "| 0.625 |" in text  # MAE x identity
+    assert "| fmnist-edges | cyclegan | 0 | 3 | 1.00 (0.50) |" in text and "| 0.625 |" in text  # x identity
 
 
 def test_own_pair_is_an_unpaired_layout_with_true_test_pairs(bench, tmp_path):
