@@ -100,7 +100,7 @@ def main() -> None:
     print(json.dumps(row))
     if args.grid:
         rows = np.concatenate([ident[:8], pred[:8], truth[:8]]).transpose(0, 2, 3, 1)
-        image_grid(rows, columns=8, min_side=256).save(args.grid, optimize=True)
+        image_grid(rows, columns=8, min_side=512).save(args.grid, optimize=True)
 
 
 if __name__ == "__main__":
