@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# One visit to a lent GPU: the CUDA tests, then the GPU benchmarks, in under 10 minutes
-# (the three steps time out at 120 + 240 + 200 s).
+# One visit to a lent GPU: the CUDA tests, then the GPU benchmarks, in under 12 minutes
+# (the four steps time out at 120 + 240 + 200 + 150 s).
 # Results go to $OUT (or ./gpu-results). Run from the repository root:
 #     bash benchmarks/gpu_visit.sh
 # The machine's own Python with PyTorch (2.11 on the lent H100) is used, with ganforge
@@ -26,3 +26,8 @@ timeout 240 $PYTHON benchmarks/throughput.py --device cuda --repeats 2 \
 # 3. Time to quality (fid_fmnist), when the evaluator weights are there, ~2 minutes.
 timeout 200 $PYTHON benchmarks/time_to_quality.py --device cuda --budget-seconds 60 \
   --json "$OUT/time_to_quality.json" 2>&1 | grep -v '^ \|^[{}]' | tee "$OUT/time_to_quality.txt"
+
+# 4. CycleGAN (issue 10): ganforge's cyclegan iteration against the reference's
+#    optimize_parameters (resnet_9blocks, 70x70 PatchGAN, ngf=ndf=64, batch 1, 128 px), ~2 minutes.
+timeout 150 $PYTHON benchmarks/throughput.py --model cyclegan --device cuda --repeats 3 \
+  --json "$OUT/throughput-cyclegan.json" 2>&1 | tee "$OUT/throughput-cyclegan.txt"

@@ -20,6 +20,7 @@ its spread. Defaults: batch 64 on CPU (about 2-3 minutes on 2 idle cores), batch
     .venv/bin/python benchmarks/throughput.py                      # CPU, batch 64
     .venv/bin/python benchmarks/throughput.py --device cuda        # GPU, batches 128 and 1024
     .venv/bin/python benchmarks/throughput.py --batch-sizes 64 --steps 16 --repeats 5
+    .venv/bin/python benchmarks/throughput.py --model cyclegan --threads 1   # CycleGAN vs the reference step
 """
 
 from __future__ import annotations
@@ -368,9 +369,12 @@ def main(argv: list[str] | None = None) -> dict:
         "--threads", type=int, default=None, help="torch threads (default: torch's choice, one per core)"
     )
     parser.add_argument("--json", default=None, help="also write the results to this file")
+    parser.add_argument("--model", default="dcgan", choices=("dcgan", "cyclegan"), help="cyclegan: see below")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.model == "cyclegan":
+        return cyclegan_main(args)
 
     device = torch.device(
         "cuda"
@@ -447,6 +451,37 @@ def main(argv: list[str] | None = None) -> dict:
         report["environment"]["load_average_end"] = os.getloadavg()
     print_table(report)
     print(json.dumps(report, indent=2))
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def cyclegan_main(args: argparse.Namespace) -> dict:
+    """``--model cyclegan``: ganforge's CycleGAN iteration against the reference step
+    (``throughput_cyclegan.py``)."""
+    import throughput_cyclegan as cg  # benchmarks/ is on sys.path when run as a script
+
+    device = torch.device(
+        args.device if args.device != "auto" else "cuda" if torch.cuda.is_available() else "cpu"
+    )
+    cuda = device.type == "cuda"
+    variants = (args.variants or ",".join(cg.VARIANTS)).split(",")
+    warmup = args.warmup or (5 if cuda else 1)
+    steps = args.steps or (20 if cuda else 2)
+    measured = cg.measure(device, warmup, steps, args.repeats, variants)
+    report = {
+        "environment": {**environment(device), "load_average_end": os.getloadavg()},
+        "settings": {
+            "model": f"CycleGAN resnet_{cg.BLOCKS}blocks + 70x70 PatchGAN, ngf=ndf={cg.WIDTH}, "
+            f"{cg.SIZE} px, batch {cg.BATCH}",
+            "warmup": warmup,
+            "steps": steps,
+            "repeats": args.repeats,
+        },
+        "measured": measured,
+        "results": cg.report_rows(measured, summarise),
+    }
+    cg.print_rows(report["results"], _spread)
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
     return report

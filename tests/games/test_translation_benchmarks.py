@@ -1,0 +1,73 @@
+"""The translation benchmarks' own logic: the table's gap arithmetic, the own-pair folders,
+and the CycleGAN throughput path through ``train`` (tiny networks, no timing asserted)."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+@pytest.fixture
+def bench(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCH))  # the scripts import their siblings by name
+    monkeypatch.chdir(BENCH.parent)  # presets are found relative to the repository root
+    yield
+    for name in ("translation_table", "translation_own_pair", "throughput_cyclegan", "cyclegan_reference"):
+        sys.modules.pop(name, None)
+
+
+def test_table_reports_the_share_of_the_gap_closed(bench):
+    import translation_table as table
+
+    rows = [
+        {"pair": "fmnist-edges", "seed": 0, "method": "identity", "mae": 0.4, "psnr": 6.0, "edge_iou": 0.2},
+        {
+            "pair": "fmnist-edges",
+            "seed": 0,
+            "method": "cyclegan",
+            "mae": 0.25,
+            "psnr": 9.0,
+            "edge_iou": 0.5,
+            "steps": 3,
+            "seconds_per_step": 1.0,
+            "cpu_seconds_per_step": 0.5,
+        },
+        {"pair": "fmnist-edges", "seed": 0, "method": "pix2pix", "mae": 0.1, "psnr": 11.0, "edge_iou": 0.8},
+    ]
+    (line,) = table.gap_lines(rows)
+    assert "mae 50 %" in line and "psnr 60 %" in line and "edge_iou 50 %" in line
+    text = table.markdown(rows, "cmd", "now")
+    assert "| fmnist-edges | cyclegan | 0 | 3 | 1.00 (0.50) |" in text and "| 0.625 |" in text  # x identity
+
+
+def test_own_pair_is_an_unpaired_layout_with_true_test_pairs(bench, tmp_path):
+    import translation_own_pair as own
+
+    from ganforge.config import load_config
+    from ganforge.data.translation import load_translation
+
+    root = own.write_pair(tmp_path)
+    cfg = load_config(
+        None, ["data.name=unpaired", f"data.root={root}", "data.image_size=28", "data.channels=1"]
+    )
+    data = load_translation(cfg.data, paired=False)
+    assert (len(data.train_a), len(data.train_b), len(data.test_a)) == (700, 700, 397)
+    a, b = data.test_a.numpy().astype(int), data.test_b.numpy().astype(int)
+    assert (b >= a).all() and (b > a).mean() > 0.1  # thickened: never less ink, often more
+
+
+def test_cyclegan_throughput_trains_through_the_loop(bench, monkeypatch):
+    import throughput_cyclegan as cg
+
+    monkeypatch.setattr(cg, "SIZE", 32)
+    monkeypatch.setattr(cg, "WIDTH", 4)
+    monkeypatch.setattr(cg, "BLOCKS", 1)
+    monkeypatch.setattr(cg, "VARIANTS", {"ganforge-fp32": cg.PLAIN})
+    measured = cg.measure(torch.device("cpu"), warmup=1, steps=1, repeats=1, variants=["ganforge-fp32"])
+    (seconds,) = measured["seconds_per_step"]["ganforge-fp32"]
+    assert np.isfinite(seconds) and seconds > 0
+    assert "precision=fp32" in measured["plans"]["ganforge-fp32"]
