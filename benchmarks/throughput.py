@@ -48,6 +48,7 @@ import ganforge
 from ganforge.config import DataConfig, load_config
 from ganforge.data import DATASETS, load_dataset, register
 from ganforge.training import speed, train
+from ganforge.training.state import resolve_device
 
 NZ, NGF, NDF, NC, SIZE = 100, 64, 64, 1, 64
 LR, BETA1 = 2e-4, 0.5
@@ -376,13 +377,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.model == "cyclegan":
         return cyclegan_main(args)
 
-    device = torch.device(
-        "cuda"
-        if args.device == "auto" and torch.cuda.is_available()
-        else "cpu"
-        if args.device == "auto"
-        else args.device
-    )
+    device = resolve_device(args.device)
     cuda = device.type == "cuda"
     batch_sizes = [int(b) for b in (args.batch_sizes or ("128,1024" if cuda else "64")).split(",")]
     variants = (

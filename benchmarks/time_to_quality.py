@@ -30,6 +30,7 @@ from ganforge.data import load_dataset
 from ganforge.evaluation.during_training import TrainingEvaluator
 from ganforge.metrics.classifier import classifier_dirs, find_classifier, weights_name
 from ganforge.training import train
+from ganforge.training.state import resolve_device
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from throughput import (  # noqa: E402  (the sibling benchmark holds the baseline)
@@ -192,13 +193,7 @@ def main(argv: list[str] | None = None) -> dict | None:
             "build it with `ganforge evaluator train fashion-mnist`"
         )
         return None
-    device = torch.device(
-        "cuda"
-        if args.device == "auto" and torch.cuda.is_available()
-        else "cpu"
-        if args.device == "auto"
-        else args.device
-    )
+    device = resolve_device(args.device)
     cuda = device.type == "cuda"
     args.batch_size = args.batch_size or (128 if cuda else 64)
     args.eval_every = args.eval_every or (200 if cuda else 100)

@@ -85,3 +85,23 @@ def translation_run(tmp_path_factory):
         return made[game]
 
     return build
+
+
+# --- offline Inception (evaluation and metrics tests) --------------------------------------
+
+
+@pytest.fixture
+def offline_inception(tmp_path, monkeypatch):
+    """A private cache (returned), no $GANFORGE_INCEPTION_WEIGHTS, and any download fails."""
+    import urllib.error
+
+    from ganforge.metrics import inception
+
+    monkeypatch.setenv("GANFORGE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv(inception.WEIGHTS_ENV, raising=False)
+
+    def no_network(url, timeout=None):
+        raise urllib.error.URLError("network disabled in tests")
+
+    monkeypatch.setattr(inception, "urlopen", no_network)
+    return tmp_path / "cache"

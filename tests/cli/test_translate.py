@@ -24,6 +24,11 @@ def cli(capsys, *argv):
     return done.value.code, errors, captured
 
 
+def translate(capsys, run, inputs, out, *options):
+    """``ganforge translate --run RUN --input INPUTS --out OUT [OPTIONS]``, as ``cli`` returns it."""
+    return cli(capsys, "translate", "--run", run, "--input", inputs, "--out", out, *options)
+
+
 def write_inputs(folder, count=7, size=16, rgb=True):
     """``count`` images of distinct brightness named in an order their index does not follow."""
     folder.mkdir(parents=True)
@@ -40,56 +45,17 @@ def write_inputs(folder, count=7, size=16, rgb=True):
 def test_every_input_of_a_folder_is_translated_in_batches_names_kept(translation_run, tmp_path, capsys):
     run = translation_run("cyclegan")
     names = write_inputs(tmp_path / "in")
-    code, errors, _ = cli(
-        capsys,
-        "translate",
-        "--run",
-        run,
-        "--input",
-        tmp_path / "in",
-        "--out",
-        tmp_path / "out",
-        "--batch-size",
-        3,
-    )
+    code, errors, _ = translate(capsys, run, tmp_path / "in", tmp_path / "out", "--batch-size", 3)
     assert code == 0 and not errors
     assert sorted(p.stem for p in (tmp_path / "out").glob("*.png")) == names
     # the folder's images equal the .npy's rows, in sorted file-name order
-    assert (
-        cli(
-            capsys,
-            "translate",
-            "--run",
-            run,
-            "--input",
-            tmp_path / "in",
-            "--out",
-            tmp_path / "o.npy",
-            "--batch-size",
-            3,
-        )[0]
-        == 0
-    )
+    assert translate(capsys, run, tmp_path / "in", tmp_path / "o.npy", "--batch-size", 3)[0] == 0
     array = np.load(tmp_path / "o.npy")
     assert array.dtype == np.uint8 and array.shape == (7, 16, 16, 3)
     for row, name in zip(array, names, strict=True):
         assert np.array_equal(np.asarray(Image.open(tmp_path / "out" / f"{name}.png")), row)
     # batching does not change the result (instance norm: each image on its own; float rounding)
-    assert (
-        cli(
-            capsys,
-            "translate",
-            "--run",
-            run,
-            "--input",
-            tmp_path / "in",
-            "--out",
-            tmp_path / "one.npy",
-            "--batch-size",
-            7,
-        )[0]
-        == 0
-    )
+    assert translate(capsys, run, tmp_path / "in", tmp_path / "one.npy", "--batch-size", 7)[0] == 0
     assert np.abs(np.load(tmp_path / "one.npy").astype(int) - array).max() <= 2
 
 
@@ -97,21 +63,10 @@ def test_npy_output_matches_the_generator_and_directions_differ(translation_run,
     run = translation_run("cyclegan")
     write_inputs(tmp_path / "in", count=4)
     for direction in ("AtoB", "BtoA"):
-        assert (
-            cli(
-                capsys,
-                "translate",
-                "--run",
-                run,
-                "--input",
-                tmp_path / "in",
-                "--direction",
-                direction,
-                "--out",
-                tmp_path / f"{direction}.npy",
-            )[0]
-            == 0
+        code, _, _ = translate(
+            capsys, run, tmp_path / "in", tmp_path / f"{direction}.npy", "--direction", direction
         )
+        assert code == 0
     G, _ = load_inference(run, "BtoA")
     pictures = sorted((tmp_path / "in").glob("*.png"))
     x = torch.from_numpy(np.stack([np.asarray(Image.open(p)) for p in pictures])).permute(0, 3, 1, 2)
@@ -126,21 +81,7 @@ def test_grid_rows_show_input_translation_and_reconstruction(translation_run, tm
     tile = np.zeros((16, 16, 3), np.uint8)
     for game, columns in (("cyclegan", 3), ("pix2pix", 2)):
         out = tmp_path / f"{game}.png"
-        assert (
-            cli(
-                capsys,
-                "translate",
-                "--run",
-                translation_run(game),
-                "--input",
-                tmp_path / "in",
-                "--out",
-                out,
-                "--batch-size",
-                2,
-            )[0]
-            == 0
-        )
+        assert translate(capsys, translation_run(game), tmp_path / "in", out, "--batch-size", 2)[0] == 0
         assert Image.open(out).size == image_grid(np.stack([tile] * 5 * columns), columns=columns).size
 
 
@@ -148,18 +89,11 @@ def test_npy_and_single_image_inputs_are_resized_to_the_run(translation_run, tmp
     run = translation_run("pix2pix")
     gray = np.random.default_rng(0).integers(0, 255, (5, 24, 24), dtype=np.uint8)
     np.save(tmp_path / "in.npy", gray)
-    code, _, captured = cli(
-        capsys, "translate", "--run", run, "--input", tmp_path / "in.npy", "--out", tmp_path / "dir"
-    )
+    code, _, captured = translate(capsys, run, tmp_path / "in.npy", tmp_path / "dir")
     assert code == 0 and captured.err.count("resizing inputs to the run's 16x16") == 1
     assert sorted(p.name for p in (tmp_path / "dir").iterdir()) == [f"{i:06d}.png" for i in range(5)]
     Image.fromarray(gray[0]).save(tmp_path / "one.png")
-    assert (
-        cli(
-            capsys, "translate", "--run", run, "--input", tmp_path / "one.png", "--out", tmp_path / "one.npy"
-        )[0]
-        == 0
-    )
+    assert translate(capsys, run, tmp_path / "one.png", tmp_path / "one.npy")[0] == 0
     assert np.load(tmp_path / "one.npy").shape == (1, 16, 16, 3)
 
 
@@ -168,120 +102,33 @@ def test_stargan_targets_and_the_all_grid(translation_run, tmp_path, capsys):
     write_inputs(tmp_path / "in", count=4)
     outs = {}
     for domain in ("red", "blue"):
-        assert (
-            cli(
-                capsys,
-                "translate",
-                "--run",
-                run,
-                "--input",
-                tmp_path / "in",
-                "--to",
-                domain,
-                "--out",
-                tmp_path / f"{domain}.npy",
-            )[0]
-            == 0
-        )
+        assert translate(capsys, run, tmp_path / "in", tmp_path / f"{domain}.npy", "--to", domain)[0] == 0
         outs[domain] = np.load(tmp_path / f"{domain}.npy")
     assert outs["red"].shape == (4, 16, 16, 3) and not np.array_equal(outs["red"], outs["blue"])
-    assert (
-        cli(
-            capsys,
-            "translate",
-            "--run",
-            run,
-            "--input",
-            tmp_path / "in",
-            "--to",
-            "all",
-            "--out",
-            tmp_path / "all.png",
-        )[0]
-        == 0
-    )
+    assert translate(capsys, run, tmp_path / "in", tmp_path / "all.png", "--to", "all")[0] == 0
     tile = np.zeros((16, 16, 3), np.uint8)
     assert Image.open(tmp_path / "all.png").size == image_grid(np.stack([tile] * 16), columns=4).size
-    code, errors, _ = cli(
-        capsys,
-        "translate",
-        "--run",
-        run,
-        "--input",
-        tmp_path / "in",
-        "--to",
-        "purple",
-        "--out",
-        tmp_path / "x.npy",
-    )
+    code, errors, _ = translate(capsys, run, tmp_path / "in", tmp_path / "x.npy", "--to", "purple")
     assert code == 2 and len(errors) == 1 and "purple" in errors[0] and "blue, gray, red" in errors[0]
-    code, errors, _ = cli(
-        capsys,
-        "translate",
-        "--run",
-        run,
-        "--input",
-        tmp_path / "in",
-        "--to",
-        "all",
-        "--out",
-        tmp_path / "x.npy",
-    )
+    code, errors, _ = translate(capsys, run, tmp_path / "in", tmp_path / "x.npy", "--to", "all")
     assert code == 2 and "grid.png" in errors[0] and not (tmp_path / "x.npy").exists()
 
 
 def test_bad_inputs_are_one_line(translation_run, tmp_path, capsys):
     cyclegan, pix2pix = translation_run("cyclegan"), translation_run("pix2pix")
     (tmp_path / "empty").mkdir()
-    code, errors, _ = cli(
-        capsys, "translate", "--run", cyclegan, "--input", tmp_path / "empty", "--out", tmp_path / "x.npy"
-    )
+    code, errors, _ = translate(capsys, cyclegan, tmp_path / "empty", tmp_path / "x.npy")
     assert code == 2 and len(errors) == 1 and "no image files" in errors[0]
     write_inputs(tmp_path / "in", count=3)
     (tmp_path / "in" / "broken.png").write_bytes(b"not a png")
-    code, errors, captured = cli(
-        capsys, "translate", "--run", cyclegan, "--input", tmp_path / "in", "--out", tmp_path / "x.npy"
-    )
+    code, errors, captured = translate(capsys, cyclegan, tmp_path / "in", tmp_path / "x.npy")
     assert code == 0 and "skipped 1 unreadable" in captured.out
     assert np.load(tmp_path / "x.npy").shape[0] == 3
-    code, errors, _ = cli(
-        capsys,
-        "translate",
-        "--run",
-        pix2pix,
-        "--input",
-        tmp_path / "in",
-        "--direction",
-        "BtoA",
-        "--out",
-        tmp_path / "y.npy",
-    )
+    code, errors, _ = translate(capsys, pix2pix, tmp_path / "in", tmp_path / "y.npy", "--direction", "BtoA")
     assert code == 2 and len(errors) == 1 and "no BtoA generator" in errors[0] and "AtoB" in errors[0]
-    code, errors, _ = cli(
-        capsys,
-        "translate",
-        "--run",
-        cyclegan,
-        "--input",
-        tmp_path / "in",
-        "--to",
-        "red",
-        "--out",
-        tmp_path / "y.npy",
-    )
+    code, errors, _ = translate(capsys, cyclegan, tmp_path / "in", tmp_path / "y.npy", "--to", "red")
     assert code == 2 and "--direction" in errors[0]
-    code, errors, _ = cli(
-        capsys,
-        "translate",
-        "--run",
-        cyclegan,
-        "--input",
-        tmp_path / "in",
-        "--which",
-        "best",
-        "--out",
-        tmp_path / "y.npy",
-    )
+    code, errors, _ = translate(capsys, cyclegan, tmp_path / "in", tmp_path / "y.npy", "--which", "best")
     assert code == 2 and len(errors) == 1 and "AtoB-best" in errors[0]
 
 
@@ -298,9 +145,7 @@ def test_nan_weights_are_an_error_and_write_nothing(translation_run, tmp_path, c
 
     save_generator(broken, G, meta, which="AtoB")
     write_inputs(tmp_path / "in", count=2)
-    code, errors, _ = cli(
-        capsys, "translate", "--run", broken, "--input", tmp_path / "in", "--out", tmp_path / "x.npy"
-    )
+    code, errors, _ = translate(capsys, broken, tmp_path / "in", tmp_path / "x.npy")
     assert code == 2 and len(errors) == 1 and "NaN" in errors[0] and not (tmp_path / "x.npy").exists()
 
 
@@ -315,16 +160,7 @@ def test_gan_runs_and_translation_runs_point_to_each_other(translation_run, tmp_
     meta = {"model": dataclasses.asdict(cfg), "data_shape": [2], "step": 1, "data": {"name": "ring8"}}
     save_generator(tmp_path / "gan", build_gan(cfg, (2,)), meta)
     write_inputs(tmp_path / "in", count=1)
-    code, errors, _ = cli(
-        capsys,
-        "translate",
-        "--run",
-        tmp_path / "gan",
-        "--input",
-        tmp_path / "in",
-        "--out",
-        tmp_path / "x.npy",
-    )
+    code, errors, _ = translate(capsys, tmp_path / "gan", tmp_path / "in", tmp_path / "x.npy")
     assert code == 2 and len(errors) == 1 and "this run generates, use `ganforge sample`" in errors[0]
     for game in ("cyclegan", "stargan"):
         code, errors, _ = cli(capsys, "sample", "--run", translation_run(game), "--out", tmp_path / "s.png")

@@ -2,7 +2,6 @@
 cache, context baselines, and the best-value tracking used during training."""
 
 import json
-import urllib.error
 
 import numpy as np
 import pytest
@@ -15,23 +14,12 @@ from ganforge.evaluation.during_training import TrainingEvaluator
 from ganforge.evaluation.report import format_report
 from ganforge.evaluation.scoring import compute_scores, image_offers, parse_metrics
 from ganforge.evaluation.sources import images_from_array, parse_source
-from ganforge.metrics import inception
 from ganforge.metrics.errors import MetricError
 from ganforge.metrics.features import Features, get_feature_network
 from ganforge.metrics.registry import direction
 from ganforge.sampling import NonFiniteSamples, sample_generator
 
-
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("GANFORGE_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv(inception.WEIGHTS_ENV, raising=False)
-
-    def no_network(url, timeout=None):
-        raise urllib.error.URLError("network disabled in tests")
-
-    monkeypatch.setattr(inception, "urlopen", no_network)
-    return tmp_path / "cache"
+pytestmark = pytest.mark.usefixtures("offline_inception")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +105,7 @@ def test_compute_scores_names_and_parameters():
     assert scores["fid_net"]["value"] > 0.1  # the fakes are shifted by 0.5 per dimension
 
 
-def test_npy_against_data_set_with_cards_context_and_cache(tmp_path, fmnist_train, private_cache):
+def test_npy_against_data_set_with_cards_context_and_cache(tmp_path, fmnist_train, offline_inception):
     fake_path = tmp_path / "fake.npy"
     np.save(fake_path, fmnist_train.data[:300, 0].numpy())  # [N, H, W] real training images
     settings = EvalSettings(metrics="fid,kid,prdc,is,classes", n=300)
@@ -156,7 +144,7 @@ def test_npy_against_data_set_with_cards_context_and_cache(tmp_path, fmnist_trai
     assert "fid_fmnist" in text and "real_train" in text and "protocol:" in text
 
     # second call: real statistics and context come from the cache, with the same numbers
-    stats = sorted(p.name for p in (private_cache / "stats").iterdir())
+    stats = sorted(p.name for p in (offline_inception / "stats").iterdir())
     assert any(name.startswith("real-fashion-mnist-test-fmnist") for name in stats)
     assert not any(name.endswith(".tmp") for name in stats)
     again = evaluate(parse_source("fashion-mnist:test"), parse_source(str(fake_path)), settings)

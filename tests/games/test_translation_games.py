@@ -16,33 +16,10 @@ from ganforge.training.speed import SpeedPlan
 SIZE = 16
 
 
-def _blob(rng):
-    """A gray square of random size, place and brightness on black."""
-    image = np.zeros((SIZE, SIZE), np.uint8)
-    top, left = rng.integers(1, 6, 2)
-    side = rng.integers(5, 10)
-    image[top : top + side, left : left + side] = rng.integers(120, 255)
-    return image
-
-
 @pytest.fixture(scope="module")
-def folders(tmp_path_factory):
+def folders(tmp_path_factory, write_pairs):
     """Unpaired (trainA..testB) and paired (train/A, B; test/A, B) layouts: B = A tinted red."""
-    root = tmp_path_factory.mktemp("pairs")
-    rng = np.random.default_rng(0)
-    for split, count in (("train", 24), ("test", 4)):
-        for i in range(count):
-            gray = _blob(rng)
-            tinted = np.stack([gray, gray // 3, gray // 3], -1)
-            for folder, image in (
-                (root / "unpaired" / f"{split}A", Image.fromarray(np.stack([gray] * 3, -1))),
-                (root / "unpaired" / f"{split}B", Image.fromarray(tinted)),
-                (root / "paired" / split / "A", Image.fromarray(np.stack([gray] * 3, -1))),
-                (root / "paired" / split / "B", Image.fromarray(tinted)),
-            ):
-                folder.mkdir(parents=True, exist_ok=True)
-                image.save(folder / f"{i:03d}.png")
-    return root
+    return write_pairs(tmp_path_factory.mktemp("pairs"), SIZE, test=4)
 
 
 def _game(name, folders, *overrides, seed=0):

@@ -9,7 +9,6 @@ import signal
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from ganforge.checkpoint import latest_checkpoint, load_checkpoint
 from ganforge.cli import main
@@ -26,37 +25,15 @@ SIZE = 16
 GAMES = {"cyclegan": CycleGAN, "pix2pix": Pix2Pix}
 
 
-def write_pairs(root, train=24, test=6):
-    """``root/unpaired`` (trainA..testB) and ``root/paired`` (train|test/A, B): gray squares on
-    black, B the same square tinted red (so the paired layout holds the true translation)."""
-    rng = np.random.default_rng(0)
-    for split, count in (("train", train), ("test", test)):
-        for i in range(count):
-            gray = np.zeros((SIZE, SIZE), np.uint8)
-            top, left = rng.integers(1, 6, 2)
-            side = rng.integers(5, 10)
-            gray[top : top + side, left : left + side] = rng.integers(120, 255)
-            a, b = np.stack([gray] * 3, -1), np.stack([gray, gray // 3, gray // 3], -1)
-            for folder, image in (
-                (root / "unpaired" / f"{split}A", a),
-                (root / "unpaired" / f"{split}B", b),
-                (root / "paired" / split / "A", a),
-                (root / "paired" / split / "B", b),
-            ):
-                folder.mkdir(parents=True, exist_ok=True)
-                Image.fromarray(image).save(folder / f"{i:03d}.png")
-    return root
+@pytest.fixture(scope="module")
+def pairs(tmp_path_factory, write_pairs):
+    return write_pairs(tmp_path_factory.mktemp("pairs"), SIZE)
 
 
 @pytest.fixture(scope="module")
-def pairs(tmp_path_factory):
-    return write_pairs(tmp_path_factory.mktemp("pairs"))
-
-
-@pytest.fixture(scope="module")
-def many(tmp_path_factory):
+def many(tmp_path_factory, write_pairs):
     """Enough test images (130 > the fmnist evaluator's 128 feature dimensions) for FID."""
-    return write_pairs(tmp_path_factory.mktemp("many"), test=130)
+    return write_pairs(tmp_path_factory.mktemp("many"), SIZE, test=130)
 
 
 def config(game, pairs, run_dir, *overrides, data=None):

@@ -6,7 +6,6 @@ same format (a torch.save'd state dict with the same keys and shapes, random val
 """
 
 import argparse
-import urllib.error
 
 import pytest
 import torch
@@ -30,15 +29,7 @@ EXPECTED_SHAPES = {
 }
 
 
-@pytest.fixture(autouse=True)
-def offline(tmp_path, monkeypatch):
-    monkeypatch.setenv("GANFORGE_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv(inception.WEIGHTS_ENV, raising=False)
-
-    def no_network(url, timeout=None):
-        raise urllib.error.URLError("network disabled in tests")
-
-    monkeypatch.setattr(inception, "urlopen", no_network)
+pytestmark = pytest.mark.usefixtures("offline_inception")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")

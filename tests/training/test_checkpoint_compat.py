@@ -1,6 +1,7 @@
 """Checkpoints written before the game-based core (format 1, single-GAN TrainState) resume
 with today's code and continue bit-exactly; foreign formats fail with one clear line."""
 
+import importlib.util
 import shutil
 from pathlib import Path
 
@@ -14,34 +15,22 @@ from ganforge.training import train
 
 FIXTURES = Path(__file__).parent / "fixtures"
 OLD_CHECKPOINT = FIXTURES / "format1-mlp-ring8-step6.pt"
-# The settings of tests/training/fixtures/make_format1.py
-OVERRIDES = [
-    "run.progress=false",
-    "run.seed=3",
-    "data.name=ring8",
-    "data.n_points=512",
-    "model.name=mlp",
-    "model.g_width=8",
-    "model.d_width=8",
-    "model.z_dim=2",
-    "model.hidden_layers=1",
-    "train.batch_size=16",
-    "train.ema_decay=0.9",
-    "train.log_every=2",
-    "train.sample_every=100000",
-    "train.checkpoint_every=6",
-    "train.grid_size=4",
-]
+
+
+def _fixture_script():
+    """tests/training/fixtures/make_format1.py, the script that made the fixtures (its settings)."""
+    spec = importlib.util.spec_from_file_location("make_format1", FIXTURES / "make_format1.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+MAKE_FORMAT1 = _fixture_script()
+OVERRIDES, weights = MAKE_FORMAT1.OVERRIDES, MAKE_FORMAT1.weights
 
 
 def config(run_dir, steps=12):
     return load_config(None, [f"run.dir={run_dir}", f"train.steps={steps}", *OVERRIDES])
-
-
-def weights(state):
-    return {
-        f"{name}.{k}": v for name in ("G", "D", "G_ema") for k, v in getattr(state, name).state_dict().items()
-    }
 
 
 def test_a_format_1_checkpoint_resumes_bit_exactly(tmp_path):

@@ -15,29 +15,6 @@ from ganforge.training import build_state, runners, speed, train, train_iteratio
 from ganforge.training.runners import CompileRunner, GraphRunner
 from ganforge.training.speed import SpeedPlan
 
-
-def dcgan_config(run_dir, *overrides):
-    """A tiny DCGAN on the digits upscaled to 28 px: convolutions and batch norm, fast."""
-    return load_config(
-        None,
-        [
-            f"run.dir={run_dir}",
-            "run.progress=false",
-            "data.name=digits",
-            "data.image_size=28",
-            "model.name=dcgan",
-            "model.g_width=8",
-            "model.d_width=8",
-            "model.z_dim=16",
-            "train.batch_size=16",
-            "train.log_every=2",
-            "train.sample_every=1000",
-            "train.checkpoint_every=1000",
-            *overrides,
-        ],
-    )
-
-
 PLAIN = (
     "train.precision=fp32",
     "train.memory_format=contiguous",
@@ -54,8 +31,10 @@ def losses(state, steps=4, run=train_iteration):
     return torch.tensor(out)
 
 
-def plain_state(tmp_path, *overrides):
-    return build_state(dcgan_config(tmp_path / "plain", *PLAIN, *overrides))
+@pytest.fixture
+def plain_state(tmp_path, tiny_dcgan):
+    """``plain_state(*overrides)``: a fresh tiny-DCGAN state on the plain path (same seed each call)."""
+    return lambda *overrides: build_state(tiny_dcgan(tmp_path / "plain", *PLAIN, *overrides))
 
 
 @pytest.mark.parametrize(
@@ -67,19 +46,21 @@ def plain_state(tmp_path, *overrides):
         ("train.adam_impl=foreach", 1e-4),
     ],
 )
-def test_fast_path_gives_the_plain_losses(tmp_path, switch, tolerance):
-    plain = losses(plain_state(tmp_path))
-    state = build_state(dcgan_config(tmp_path / "fast", *PLAIN, switch))
+def test_fast_path_gives_the_plain_losses(tmp_path, switch, tolerance, tiny_dcgan, plain_state):
+    plain = losses(plain_state())
+    state = build_state(tiny_dcgan(tmp_path / "fast", *PLAIN, switch))
     key, value = switch.split("=")
     assert getattr(state.speed, key.split(".")[1]) == value
     torch.testing.assert_close(losses(state), plain, rtol=tolerance, atol=tolerance)
 
 
-def test_bf16_and_channels_last_together_keep_the_losses_and_the_checkpoint(tmp_path):
-    plain_state_ = plain_state(tmp_path)
+def test_bf16_and_channels_last_together_keep_the_losses_and_the_checkpoint(
+    tmp_path, tiny_dcgan, plain_state
+):
+    plain_state_ = plain_state()
     plain = losses(plain_state_)
     state = build_state(
-        dcgan_config(tmp_path / "fast", "train.precision=bf16", "train.memory_format=channels_last")
+        tiny_dcgan(tmp_path / "fast", "train.precision=bf16", "train.memory_format=channels_last")
     )
     weight = next(p for p in state.G.parameters() if p.dim() == 4)
     assert weight.is_contiguous(memory_format=torch.channels_last)
@@ -91,8 +72,8 @@ def test_bf16_and_channels_last_together_keep_the_losses_and_the_checkpoint(tmp_
         assert all(a[k].shape == b[k].shape and a[k].dtype == b[k].dtype for k in a)
 
 
-def test_bf16_logits_reach_the_losses_as_float32(tmp_path):
-    state = build_state(dcgan_config(tmp_path / "r", "train.precision=bf16"))
+def test_bf16_logits_reach_the_losses_as_float32(tmp_path, tiny_dcgan):
+    state = build_state(tiny_dcgan(tmp_path / "r", "train.precision=bf16"))
     with speed.autocast(state.speed, state.device):
         fake = state.G(state.noise(4))
         logits = state.D(fake)
@@ -100,10 +81,10 @@ def test_bf16_logits_reach_the_losses_as_float32(tmp_path):
     assert logits.dtype == torch.float32
 
 
-def test_a_run_resumes_under_other_speed_settings(tmp_path):
+def test_a_run_resumes_under_other_speed_settings(tmp_path, tiny_dcgan):
     run = tmp_path / "run"
     train(
-        dcgan_config(
+        tiny_dcgan(
             run,
             "train.steps=4",
             "train.checkpoint_every=2",
@@ -112,7 +93,7 @@ def test_a_run_resumes_under_other_speed_settings(tmp_path):
             "train.adam_impl=fused",
         )
     )
-    state = train(dcgan_config(run, "train.steps=6", *PLAIN), resume=True)
+    state = train(tiny_dcgan(run, "train.steps=6", *PLAIN), resume=True)
     assert state.step == 6 and state.speed.precision == "fp32"
 
 
@@ -187,10 +168,10 @@ class EmulatedGraphs:
 
 
 @pytest.mark.parametrize("extra", [[], ["train.d_steps=2", "train.ema_decay=0.9"]])
-def test_graph_runner_trains_exactly_like_eager(tmp_path, extra):
-    eager = plain_state(tmp_path, *extra)
+def test_graph_runner_trains_exactly_like_eager(extra, plain_state):
+    eager = plain_state(*extra)
     expected = losses(eager, steps=7)
-    state = plain_state(tmp_path, *extra)
+    state = plain_state(*extra)
     backend = EmulatedGraphs(state)
     runner = backend.runner = GraphRunner(train_iteration, backend=backend, warmup=2)
     with warnings.catch_warnings():
@@ -203,9 +184,9 @@ def test_graph_runner_trains_exactly_like_eager(tmp_path, extra):
         assert torch.equal(a, b)
 
 
-def test_failed_graph_capture_falls_back_to_eager(tmp_path):
-    expected = losses(plain_state(tmp_path), steps=5)
-    state = plain_state(tmp_path)
+def test_failed_graph_capture_falls_back_to_eager(plain_state):
+    expected = losses(plain_state(), steps=5)
+    state = plain_state()
 
     class Uncapturable(EmulatedGraphs):
         def capture(self, fn):
@@ -219,9 +200,9 @@ def test_failed_graph_capture_falls_back_to_eager(tmp_path):
     assert runner.failed and all(p.requires_grad for p in state.D.parameters())
 
 
-def test_failed_compile_undoes_its_iteration_and_falls_back(tmp_path, monkeypatch):
-    expected = losses(plain_state(tmp_path), steps=4)
-    state = plain_state(tmp_path)
+def test_failed_compile_undoes_its_iteration_and_falls_back(monkeypatch, plain_state):
+    expected = losses(plain_state(), steps=4)
+    state = plain_state()
 
     class BreaksInBackward(torch.nn.Module):
         """Stands in for a compiled module: its first forwards work (and update the batch-norm
@@ -250,7 +231,7 @@ needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a C
 
 @needs_cuda
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
-def test_cuda_graph_on_a_gpu_trains_like_eager(tmp_path, precision):
+def test_cuda_graph_on_a_gpu_trains_like_eager(tmp_path, precision, tiny_dcgan):
     """The real capture: no fallback, and losses close to eager (cuDNN's algorithm choices
     and the graph's random-number offsets make them not bit-identical)."""
     settings = [
@@ -259,8 +240,8 @@ def test_cuda_graph_on_a_gpu_trains_like_eager(tmp_path, precision):
         "train.adam_impl=fused",
         "train.memory_format=channels_last",
     ]
-    eager = build_state(dcgan_config(tmp_path / "e", *settings, "train.compile=eager"))
-    graphed = build_state(dcgan_config(tmp_path / "g", *settings, "train.compile=cuda-graphs"))
+    eager = build_state(tiny_dcgan(tmp_path / "e", *settings, "train.compile=eager"))
+    graphed = build_state(tiny_dcgan(tmp_path / "g", *settings, "train.compile=cuda-graphs"))
     runner = runners.make_runner(graphed, train_iteration)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -270,8 +251,8 @@ def test_cuda_graph_on_a_gpu_trains_like_eager(tmp_path, precision):
 
 
 @needs_cuda
-def test_training_on_a_gpu_with_the_defaults_resumes(tmp_path):
+def test_training_on_a_gpu_with_the_defaults_resumes(tmp_path, tiny_dcgan):
     run = tmp_path / "run"
-    train(dcgan_config(run, "run.device=cuda", "train.steps=8", "train.checkpoint_every=4"))
-    state = train(dcgan_config(run, "run.device=cuda", "train.steps=12"), resume=True)
+    train(tiny_dcgan(run, "run.device=cuda", "train.steps=8", "train.checkpoint_every=4"))
+    state = train(tiny_dcgan(run, "run.device=cuda", "train.steps=12"), resume=True)
     assert state.step == 12 and state.speed.compile == "cuda-graphs"

@@ -156,30 +156,16 @@ def test_config_accepts_auto_and_counts(tmp_path):
 # --- the determinism rule (docs/threads.md) ----------------------------------------------------
 
 
-def _tiny_dcgan(run_dir, *overrides):
-    """DCGAN on the digits at 28 px: its convolutions split work across threads (unlike
-    the tiny MLP), so a thread count can show in the last bits."""
-    return load_config(
-        None,
-        [
-            f"run.dir={run_dir}",
-            "run.progress=false",
-            "data.name=digits",
-            "data.image_size=28",
-            "model.name=dcgan",
-            "model.g_width=8",
-            "model.d_width=8",
-            "model.z_dim=16",
-            "train.batch_size=32",
-            "train.log_every=3",
-            "train.sample_every=1000",
-            "train.checkpoint_every=3",
-            "train.precision=fp32",
-            "train.grid_size=16",
-            "data.limit=256",
-            *overrides,
-        ],
-    )
+# The tiny DCGAN (conftest.py), fp32 and checkpointing every 3 steps: its convolutions split work
+# across threads (unlike the tiny MLP), so a thread count can show in the last bits.
+THREADS_DCGAN = (
+    "train.batch_size=32",
+    "train.log_every=3",
+    "train.checkpoint_every=3",
+    "train.precision=fp32",
+    "train.grid_size=16",
+    "data.limit=256",
+)
 
 
 def _weights(state):
@@ -194,20 +180,22 @@ def restore_threads():
 
 
 @pytest.mark.parametrize("count", ["1", "2"])
-def test_fixed_threads_make_runs_and_resumes_bit_exact(tmp_path, count, restore_threads):
+def test_fixed_threads_make_runs_and_resumes_bit_exact(tmp_path, count, restore_threads, tiny_dcgan):
     seen = []
     straight = train(
-        _tiny_dcgan(tmp_path / "a", "train.steps=6", f"run.threads={count}"),
+        tiny_dcgan(tmp_path / "a", *THREADS_DCGAN, "train.steps=6", f"run.threads={count}"),
         on_log=lambda state, row: seen.append(torch.get_num_threads()),
     )
     assert seen == [int(count)] * 2  # the count is in force while training
     # a second run of the same seed, stopped at step 3 and resumed: the same bits as the first
-    train(_tiny_dcgan(tmp_path / "b", "train.steps=3", f"run.threads={count}"))
-    resumed = train(_tiny_dcgan(tmp_path / "b", "train.steps=6", f"run.threads={count}"), resume=True)
+    train(tiny_dcgan(tmp_path / "b", *THREADS_DCGAN, "train.steps=3", f"run.threads={count}"))
+    resumed = train(
+        tiny_dcgan(tmp_path / "b", *THREADS_DCGAN, "train.steps=6", f"run.threads={count}"), resume=True
+    )
     assert torch.equal(_weights(straight), _weights(resumed))
 
 
-def test_a_run_may_resume_with_another_thread_count(tmp_path, restore_threads):
-    train(_tiny_dcgan(tmp_path / "r", "train.steps=3", "run.threads=1"))
-    resumed = train(_tiny_dcgan(tmp_path / "r", "train.steps=6", "run.threads=2"), resume=True)
+def test_a_run_may_resume_with_another_thread_count(tmp_path, restore_threads, tiny_dcgan):
+    train(tiny_dcgan(tmp_path / "r", *THREADS_DCGAN, "train.steps=3", "run.threads=1"))
+    resumed = train(tiny_dcgan(tmp_path / "r", *THREADS_DCGAN, "train.steps=6", "run.threads=2"), resume=True)
     assert resumed.step == 6 and torch.isfinite(_weights(resumed)).all()

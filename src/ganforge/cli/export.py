@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ganforge.checkpoint import exported_networks, inference_kind, load_inference
+from ganforge.cli.translate import direction_network
 from ganforge.export import (
     FORMATS,
     PARITY_LIMIT,
@@ -55,14 +56,7 @@ def network_name(args) -> str:
         if args.direction:
             raise ExportError(f"--direction is for CycleGAN / pix2pix runs; {args.run} has one generator")
         return args.which
-    direction = args.direction or "AtoB"
-    name = direction + ("-best" if args.which == "best" else "")
-    if direction not in have:
-        raise ExportError(
-            f"{args.run} has no {direction} generator (it exports: {', '.join(have)}); "
-            "pix2pix translates AtoB only"
-        )
-    return name
+    return direction_network(args.run, have, args.direction, args.which, error=ExportError)
 
 
 def describe(meta: dict) -> str:

@@ -194,6 +194,18 @@ def target_vectors(meta: dict, text: str | None) -> list[torch.Tensor]:
     return [eye[[names.index(name) for name in chosen]].sum(0)]
 
 
+def direction_network(run, have: list[str], direction: str | None, which: str, error=TranslateError) -> str:
+    """CycleGAN / pix2pix: ``--direction`` (default AtoB) and ``--which`` -> the exported network's
+    name (``AtoB``, ``BtoA-best`` ...); ``have`` is ``exported_networks(run)``."""
+    direction = direction or "AtoB"
+    if direction not in have:
+        raise error(
+            f"{run} has no {direction} generator (it exports: {', '.join(have) or 'nothing'}); "
+            "pix2pix translates AtoB only"
+        )
+    return direction + ("-best" if which == "best" else "")
+
+
 def load_translator(args) -> Translator:
     """The run's generator for ``--direction`` / ``--to`` (a GAN run: one line to ``sample``)."""
     if not Path(args.run).is_dir():
@@ -209,15 +221,10 @@ def load_translator(args) -> Translator:
         return Translator(G, meta, target_vectors(meta, args.to), device=args.device)
     if args.to:
         raise TranslateError("--to is for StarGAN runs; a CycleGAN / pix2pix run takes --direction")
-    direction = args.direction or "AtoB"
-    if direction not in have:
-        raise TranslateError(
-            f"{args.run} has no {direction} generator (it exports: {', '.join(have) or 'nothing'}); "
-            "pix2pix translates AtoB only"
-        )
-    G, meta = load_inference(args.run, direction + best, args.device)
-    other = "BtoA" if direction == "AtoB" else "AtoB"
-    back = load_inference(args.run, other + best, args.device)[0] if other + best in have else None
+    name = direction_network(args.run, have, args.direction, args.which)
+    G, meta = load_inference(args.run, name, args.device)
+    other = ("BtoA" if name.startswith("AtoB") else "AtoB") + best
+    back = load_inference(args.run, other, args.device)[0] if other in have else None
     return Translator(G, meta, back=back, device=args.device)
 
 

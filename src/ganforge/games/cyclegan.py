@@ -33,6 +33,7 @@ from ganforge.games.image_pool import ImagePool
 from ganforge.games.translation_common import (
     GRID_ROWS,
     DomainBatches,
+    TranslationScoring,
     check_weights,
     eval_mode,
     resolve_generator,
@@ -51,7 +52,7 @@ from ganforge.training.steps import d_outputs
 
 
 @register_game
-class CycleGAN(Game):
+class CycleGAN(TranslationScoring, Game):
     name = "cyclegan"
     progress_stats = (("loss_G", "G"), ("loss_D_A", "D_A"), ("loss_D_B", "D_B"), ("loss_cycle_A", "cyc_A"))
 
@@ -178,13 +179,6 @@ class CycleGAN(Game):
         self.pool_a.load_state_dict(state["pool_a"], self.device)
         self.pool_b.load_state_dict(state["pool_b"], self.device)
         self.grid_a, self.grid_b = state["grid_a"], state["grid_b"]
-
-    def scorer(self, history: list[dict[str, Any]]):
-        """``eval.every``: MAE of the translations of fixed test inputs against their true
-        translation (FID to the target domain without one); ``evaluation/translation.py``."""
-        from ganforge.evaluation.translation import TranslationScorer
-
-        return TranslationScorer(self, history)
 
     @torch.no_grad()
     def write_grid(self, path: Path) -> None:

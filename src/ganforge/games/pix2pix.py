@@ -25,6 +25,7 @@ from ganforge.games.base import Game, register_game
 from ganforge.games.translation_common import (
     GRID_ROWS,
     DomainBatches,
+    TranslationScoring,
     check_weights,
     eval_mode,
     resolve_generator,
@@ -43,7 +44,7 @@ from ganforge.training.steps import d_outputs
 
 
 @register_game
-class Pix2Pix(Game):
+class Pix2Pix(TranslationScoring, Game):
     name = "pix2pix"
     progress_stats = (("loss_G_GAN", "G"), ("loss_G_L1", "L1"), ("loss_D", "D"))
 
@@ -123,13 +124,6 @@ class Pix2Pix(Game):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.batches_a.sampler.load_state_dict(state["sampler"])
         self.grid_a, self.grid_b = state["grid_a"], state["grid_b"]
-
-    def scorer(self, history: list[dict[str, Any]]):
-        """``eval.every``: MAE of the translations of fixed test inputs against their true
-        translation (FID to the target domain without one); ``evaluation/translation.py``."""
-        from ganforge.evaluation.translation import TranslationScorer
-
-        return TranslationScorer(self, history)
 
     @torch.no_grad()
     def write_grid(self, path: Path) -> None:

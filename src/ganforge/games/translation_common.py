@@ -1,9 +1,10 @@
 """What the translation games (cyclegan, pix2pix) share: batches drawn from a domain held on
-the device, the generator choice, and the progress grid of fixed test inputs."""
+the device, the generator choice, the progress grid of fixed test inputs and their scorer."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -31,6 +32,17 @@ def check_weights(train) -> None:
     for name in ("cycle_weight", "identity_weight", "l1_weight", "pool_size"):
         if getattr(train, name) < 0:
             raise ConfigError(f"train.{name} must be >= 0 (0 turns it off), got {getattr(train, name)}")
+
+
+class TranslationScoring:
+    """Mixin (before ``Game``) of the games that translate between two domains."""
+
+    def scorer(self, history: list[dict[str, Any]]):
+        """``eval.every``: MAE of the translations of fixed test inputs against their true
+        translation (FID to the target domain without one); ``evaluation/translation.py``."""
+        from ganforge.evaluation.translation import TranslationScorer
+
+        return TranslationScorer(self, history)
 
 
 class DomainBatches:
