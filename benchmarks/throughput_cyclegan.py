@@ -83,6 +83,7 @@ def run_ganforge(overrides: list[str], device: torch.device, warmup: int, steps:
             f"train.log_every={warmup}",
             "train.sample_every=1000000",
             "train.checkpoint_every=1000000",
+            "eval.every=0",  # a speed figure: no scoring inside the timed run
             *overrides,
         ],
     )
