@@ -27,7 +27,7 @@ import torch
 
 from ganforge.config import load_config
 from ganforge.data.translation import load_translation
-from ganforge.games.translation_common import to_unit
+from ganforge.evaluation.translation import translate_images
 from ganforge.metrics.features import classifier_network
 from ganforge.metrics.fid import frechet_distance
 from ganforge.metrics.translation import edge_iou, mean_absolute_error, psnr
@@ -41,17 +41,9 @@ PIX2PIX = "configs/pix2pix-fmnist-edges.yaml"
 METHODS = ("identity", "cyclegan", "gan-only", "pix2pix")
 
 
-@torch.no_grad()
-def translate(G: torch.nn.Module, images: torch.Tensor, batch: int = 500) -> np.ndarray:
-    """uint8 ``[N, C, H, W]`` -> G's uint8 translations ``[N, C', H, W]`` (eval mode)."""
-    mode = G.training
-    G.eval()
-    out = [
-        ((G(to_unit(images[i : i + batch])) + 1) * 127.5).round().clamp(0, 255)
-        for i in range(0, len(images), batch)
-    ]
-    G.train(mode)
-    return torch.cat(out).to(torch.uint8).numpy()
+def translate(G: torch.nn.Module, images: torch.Tensor) -> np.ndarray:
+    """uint8 ``[N, C, H, W]`` -> G's uint8 translations (evaluation/translation.py's)."""
+    return translate_images(G, images.cpu().numpy(), device=next(G.parameters()).device)
 
 
 class Scorer:
