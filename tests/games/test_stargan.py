@@ -36,28 +36,30 @@ def write_colour_domains(root, per_domain=16, size=12):
                 Image.fromarray(pixels).save(root / split / name / f"{i}.png")
 
 
+# The tiny StarGAN of these tests: 12 px colour domains, narrow nets, fp32 (exact comparisons).
+TINY = [
+    "data.name=folder",
+    "data.image_size=12",
+    "model.g_width=4",
+    "model.d_width=8",
+    "model.res_blocks=1",
+    "train.loss=wgan-gp",
+    "train.batch_size=8",
+    "train.d_steps=2",
+    "train.precision=fp32",
+    "train.memory_format=contiguous",
+]
+
+
+def domain_config(tmp_path, run, *overrides):
+    """TINY on colour domains written once under ``tmp_path``, trained into ``run``."""
+    if not (tmp_path / "domains").exists():
+        write_colour_domains(tmp_path / "domains")
+    return load_config(None, [f"run.dir={run}", f"data.root={tmp_path / 'domains'}", *TINY, *overrides])
+
+
 def tiny(tmp_path, *overrides):
-    write_colour_domains(tmp_path / "domains")
-    return load_config(
-        None,
-        [
-            f"run.dir={tmp_path / 'run'}",
-            "data.name=folder",
-            f"data.root={tmp_path / 'domains'}",
-            "data.image_size=12",
-            "model.g_width=4",
-            "model.d_width=8",
-            "model.res_blocks=1",
-            "train.loss=wgan-gp",
-            "train.batch_size=8",
-            "train.d_steps=2",
-            "train.lr_g=0.001",
-            "train.lr_d=0.001",
-            "train.precision=fp32",
-            "train.memory_format=contiguous",
-            *overrides,
-        ],
-    )
+    return domain_config(tmp_path, tmp_path / "run", "train.lr_g=0.001", "train.lr_d=0.001", *overrides)
 
 
 def build(cfg):
@@ -197,31 +199,16 @@ def test_the_preset_loads_and_keeps_the_papers_objective():
 
 
 def loop_config(tmp_path, run, *overrides):
-    if not (tmp_path / "domains").exists():
-        write_colour_domains(tmp_path / "domains")
-    return load_config(
-        None,
-        [
-            f"run.dir={run}",
-            "run.progress=false",
-            "model.name=stargan",
-            "data.name=folder",
-            f"data.root={tmp_path / 'domains'}",
-            "data.image_size=12",
-            "model.g_width=4",
-            "model.d_width=8",
-            "model.res_blocks=1",
-            "train.loss=wgan-gp",
-            "train.batch_size=8",
-            "train.d_steps=2",
-            "train.precision=fp32",
-            "train.memory_format=contiguous",
-            "train.log_every=1",
-            "train.sample_every=1000",
-            "train.checkpoint_every=3",
-            "train.lr_decay_start=0.5",
-            *overrides,
-        ],
+    return domain_config(
+        tmp_path,
+        run,
+        "run.progress=false",
+        "model.name=stargan",
+        "train.log_every=1",
+        "train.sample_every=1000",
+        "train.checkpoint_every=3",
+        "train.lr_decay_start=0.5",
+        *overrides,
     )
 
 
