@@ -96,7 +96,8 @@ def plot_heatmaps(
     clipped = min(max(cutoff, 1e-6), 1 - 1e-6)
     centre = float(np.log(clipped / (1 - clipped)))
     limit = max(float(np.abs(maps - centre).max()), 1e-6)
-    fig, axes = plt.subplots(2, count, figsize=(1.8 * count + 1.2, 4.4), dpi=110, squeeze=False)
+    fig = plt.figure(figsize=(1.5 * count + 1.3, 3.9), dpi=110, layout="constrained")
+    axes = fig.subplots(2, count, squeeze=False)
     for i in range(count):
         pixels = images[i].transpose(1, 2, 0)
         gray = pixels.shape[-1] == 1
@@ -111,7 +112,7 @@ def plot_heatmaps(
         label = "generated" if p_generated[i] > cutoff else "real"
         axes[0, i].set_title(f"{names[i][-18:]}\np={p_generated[i]:.3f} {label}", fontsize=8)
     axes[1, 0].set_ylabel("evidence", fontsize=8)
-    bar = fig.colorbar(overlay, ax=list(axes[1]), fraction=0.03, pad=0.02)
+    bar = fig.colorbar(overlay, ax=list(axes[:, -1]), fraction=0.08, pad=0.04)
     bar.set_label("logit per location (mean = the logit;\nwhite: the threshold, red: generated)", fontsize=7)
     fig.suptitle(f"{kind} detector's evidence (threshold {cutoff:.3f})", fontsize=9)
     path = Path(path)
