@@ -148,6 +148,25 @@ def test_old_folder_without_calibration_still_scores_at_one_half(trained, tmp_pa
     assert sum("not calibrated" in line for line in comments) == 2  # once per detector, not per image
     assert all(r[3] == ("generated" if float(r[1]) > 0.5 else "real") for r in rows)
     assert primary_kind(info) == max(info["validation"], key=lambda k: info["validation"][k]["auc"])
+    report = tmp_path / "eval.json"
+    assert (
+        cli(
+            "detect",
+            "eval",
+            old,
+            "--real",
+            trained / "real.npy",
+            "--fake",
+            trained / "fake.npy",
+            "-n",
+            20,
+            "--json",
+            report,
+        )
+        == 0
+    )
+    assert "not calibrated" in capsys.readouterr().err
+    assert all(f["threshold"] == 0.5 for f in json.loads(report.read_text())["scores"].values())
 
 
 def test_folder_writes_scores_csv_with_relative_names(trained, tmp_path, monkeypatch, capsys):
@@ -288,6 +307,13 @@ def test_default_resolves_and_scores_fashion_mnist_like_images(tmp_path, capsys)
     assert all(0 <= float(p) <= 1 for r in rows for p in r[1 : 1 + len(models)])
     if is_fashion:  # real test images: its calibrated false-positive rate is a few per cent at most
         assert sum(r[header.index("verdict")] == "real" for r in rows) >= 14
+        np.save(tmp_path / "noise.npy", images(30, seed=4, board=20, side=28))
+        report = tmp_path / "eval.json"
+        assert (
+            cli("detect", "eval", "default", "--fake", tmp_path / "noise.npy", "-n", 30, "--json", report)
+            == 0
+        )
+        assert json.loads(report.read_text())["real"] == "fashion-mnist:test"
 
 
 def test_missing_default_is_one_line(tmp_path, monkeypatch, capsys):
