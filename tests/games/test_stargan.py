@@ -126,6 +126,27 @@ def test_state_dict_round_trip_continues_bit_exactly(tmp_path):
     assert not torch.equal(weights(first)["G.main.0.weight"], a["G.main.0.weight"])
 
 
+def test_the_g_update_reuses_the_last_d_steps_translation_exactly(tmp_path):
+    """``iteration()`` hands the last D step's translation (graph kept) to the G update; the
+    reference translates that batch again with the same, unchanged G. Same weights after."""
+    cfg = tiny(tmp_path)
+    game, reference = build(cfg), build(cfg)
+    torch.manual_seed(7)
+    for _ in range(2):
+        game.iteration()
+    torch.manual_seed(7)
+    for _ in range(2):  # the reference's order: a fresh G forward in each step
+        for _ in range(cfg.train.d_steps):
+            real, labels, targets = reference.batch()
+            with torch.no_grad():
+                fake = reference.G(real, targets)
+            reference.d_update(real, labels, fake)
+        reference.g_update(real, labels, targets, reference.G(real, targets))
+    a, b = weights(game), weights(reference)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not torch.equal(a["G.main.0.weight"], weights(build(cfg))["G.main.0.weight"])
+
+
 def test_learning_rate_factor_zero_freezes_the_weights(tmp_path):
     game = build(tiny(tmp_path))
     game.iteration()
