@@ -116,7 +116,7 @@ def test_the_rendered_truth_scores_like_real_images_and_a_blur_does_not():
     """The content and truth scorers read a perfect translator's output (the rendered truth)
     as well as real styled images: same garment accuracy, no error. A blurred truth keeps
     the style but loses garment accuracy: the score measures the garment, not the style."""
-    gray, garment = garments(DataConfig(name="fmnist-styles", split="test", limit=300))
+    gray, garment = (x[:300] for x in garments(DataConfig(name="fmnist-styles", split="test")))
     styles = combinations(len(gray), "test")
     targets = styles.roll(1, dims=0)  # another garment's style: mostly a different one
     inputs, truth = render(gray, styles), render(gray, targets)

@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 
 from ganforge.checkpoint import latest_checkpoint, load_checkpoint
-from ganforge.config import load_config
+from ganforge.config import ConfigError, load_config
 from ganforge.games import GAMES
 from ganforge.models.stargan import build_generator
 from ganforge.training import train
@@ -145,6 +145,15 @@ def test_the_g_update_reuses_the_last_d_steps_translation_exactly(tmp_path):
     a, b = weights(game), weights(reference)
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not torch.equal(a["G.main.0.weight"], weights(build(cfg))["G.main.0.weight"])
+
+
+def test_the_identity_term_is_off_by_default_and_teaches_g_to_keep_its_input(tmp_path):
+    assert "g_id" not in build(tiny(tmp_path)).iteration()  # the paper's objective
+    with pytest.raises(ConfigError, match="lambda_id"):
+        tiny(tmp_path, "train.lambda_id=-1")
+    game = build(tiny(tmp_path, "train.lambda_id=10"))
+    history = [float(game.iteration()["g_id"]) for _ in range(30)]
+    assert sum(history[-5:]) < 0.85 * sum(history[:5])
 
 
 def test_learning_rate_factor_zero_freezes_the_weights(tmp_path):

@@ -179,6 +179,10 @@ class StarGANGame(Game):
         g_cls = self.classification_loss(fake_classes, targets)
         g_rec = (real - G(fake, labels)).abs().mean()
         g_loss = g_adv + t.lambda_cls * g_cls + t.lambda_rec * g_rec
+        extra = {}
+        if t.lambda_id > 0:  # not in the paper: the one target whose truth is known, the input
+            extra["g_id"] = (real - G(real, labels)).abs().mean()
+            g_loss = g_loss + t.lambda_id * extra["g_id"]
         self.D.requires_grad_(True)
         self.optimizers["opt_g"].zero_grad(set_to_none=True)
         g_loss.backward()
@@ -188,6 +192,7 @@ class StarGANGame(Game):
             "g_cls": g_cls.detach(),
             "g_rec": g_rec.detach(),
             "g_loss": g_loss.detach(),
+            **{k: v.detach() for k, v in extra.items()},
         }
 
     # --- state, pictures, inference ----------------------------------------------------------
