@@ -138,6 +138,8 @@ class TrainConfig:
     # StarGAN only (Choi et al. 2018, eq. 7-8), weights beside the adversarial loss:
     lambda_cls: float = field(default=1.0, metadata=FIXED)  # domain classification (CE/BCE)
     lambda_rec: float = field(default=10.0, metadata=FIXED)  # reconstruction L1 (pixels)
+    # StarGAN: identity L1 |x - G(x, own labels)|; 0 is the paper's (docs/stargan.md, "Tuning")
+    lambda_id: float = field(default=0.0, metadata=FIXED)
     memory_format: str = field(
         default="auto", metadata=_choices(resumable=True, values=("auto", "channels_last", "contiguous"))
     )  # conv layout; auto: channels_last unless compiled
@@ -358,7 +360,7 @@ def validate(cfg: Config) -> None:
         )
     if cfg.train.aux_weight < 0:
         raise ConfigError(f"train.aux_weight must be >= 0, got {cfg.train.aux_weight}")
-    for name in ("lambda_cls", "lambda_rec"):  # StarGAN
+    for name in ("lambda_cls", "lambda_rec", "lambda_id"):  # StarGAN
         if getattr(cfg.train, name) < 0:
             raise ConfigError(f"train.{name} must be >= 0, got {getattr(cfg.train, name)}")
     if not 0 <= cfg.model.dropout < 1:
