@@ -91,11 +91,14 @@ def run_fold(pool: Pool, family: str, train_families: list[str], kinds, args, wi
     return {"train_families": train_families, "n_train_real": len(real), "n_train_fake": len(fake), **rows}
 
 
-def markdown(results: dict, kinds) -> str:
+def markdown(results: dict) -> str:
     folds = results["folds"]
+    kinds = [k for k in KINDS if all(k in fold for fold in folds.values())]
+    load = ", ".join(str(r["load"]) for r in results["runs"])
+    cpu = sum(r["cpu_seconds"] for r in results["runs"])
     lines = [
         f"Zoo v{ZOO_VERSION}: {len(ZOO)} runs of {len(FAMILIES)} families, {results['n']} samples per family;"
-        f" load average {results['load']} at the start; {results['cpu_seconds']} CPU-s in all.",
+        f" load average at the start of each run: {load}; {cpu} CPU-s in all (zoo included).",
         "",
         "### Leave one family out: ROC AUC (accuracy at the detector's own threshold, average precision)",
         "",
@@ -178,17 +181,28 @@ def main() -> None:
         return
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
     chosen = args.families.split(",") if args.families else FAMILIES
+    results = previous_results(Path(f"{args.out}.json"), args.n)
     wild = wild_perturbations()
-    folds = {
-        family: run_fold(pool, family, sorted({m.family for m in train}), kinds, args, wild)
-        for family, train, _ in lofo_folds()
-        if family in chosen
-    }
-    results = {"n": args.n, "load": load, "folds": folds, "kinds": kinds}
-    results["cpu_seconds"] = round(time.process_time() - started)
+    for family, train, _ in lofo_folds():
+        if family in chosen:
+            fold = run_fold(pool, family, sorted({m.family for m in train}), kinds, args, wild)
+            results["folds"].setdefault(family, {}).update(fold)
+            Path(f"{args.out}.json").write_text(json.dumps(results, indent=1))  # a fold at a time
+    results["runs"].append(
+        {"kinds": kinds, "load": load, "cpu_seconds": round(time.process_time() - started)}
+    )
     Path(f"{args.out}.json").write_text(json.dumps(results, indent=1))
-    Path(f"{args.out}.md").write_text(markdown(results, kinds))
-    print(markdown(results, kinds))
+    Path(f"{args.out}.md").write_text(markdown(results))
+    print(markdown(results))
+
+
+def previous_results(path: Path, n: int) -> dict:
+    """The JSON of earlier runs (other kinds) of the same zoo and ``n``, to add to; else empty."""
+    if path.is_file():
+        results = json.loads(path.read_text())
+        if results.get("n") == n and results.get("zoo_version") == ZOO_VERSION:
+            return results
+    return {"n": n, "zoo_version": ZOO_VERSION, "folds": {}, "runs": []}
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ def with_checkerboard(images, amplitude):
 
 
 @pytest.mark.parametrize(
-    "kind, amplitude", [("dct", 4), ("dct-aug", 12), ("probe", 40), ("spectrum-aug", 12)]
+    "kind, amplitude", [("dct", 4), ("dct-aug", 12), ("probe", 40), ("spectrum-aug", 24)]
 )
 def test_new_kinds_learn_a_checkerboard(kind, amplitude):
     real = smooth_images(400, seed=1)

@@ -41,6 +41,7 @@ import numpy as np
 import torch
 
 from ganforge.data.image_ops import convert_channels
+from ganforge.detect.inputs import DetectError
 from ganforge.files import atomic_write, cache_root
 
 ZOO_VERSION = 1  # bump when the sampling code changes what a cached .npy holds
@@ -69,31 +70,31 @@ FMNIST = ("data.name=fashion-mnist",)
 ZOO: tuple[Member, ...] = (
     Member("mlp", "mlp", "gan-mlp-digits.yaml", (*FMNIST, "train.steps=1500", "model.dropout=0.3")),
     Member("dcgan-w32-ns", "dcgan", "dcgan-fashion-mnist.yaml", ("train.steps=600",)),
-    Member("dcgan-w32-lsgan", "dcgan", "dcgan-fashion-mnist.yaml", ("train.steps=600", "train.loss=lsgan")),
-    Member("dcgan-w32-hinge", "dcgan", "dcgan-fashion-mnist.yaml", ("train.steps=600", "train.loss=hinge")),
+    Member("dcgan-w32-lsgan", "dcgan", "dcgan-fashion-mnist.yaml", ("train.steps=300", "train.loss=lsgan")),
+    Member("dcgan-w32-hinge", "dcgan", "dcgan-fashion-mnist.yaml", ("train.steps=300", "train.loss=hinge")),
     Member(
         "dcgan-w16-ns",
         "dcgan",
         "dcgan-fashion-mnist.yaml",
-        ("train.steps=800", "model.g_width=16", "model.d_width=16", "run.seed=1"),
+        ("train.steps=500", "model.g_width=16", "model.d_width=16", "run.seed=1"),
     ),
     Member(
         "wgan-gp",
         "dcgan",
         "dcgan-fashion-mnist.yaml",
-        ("train.steps=300", "train.loss=wgan-gp", "train.d_steps=3", "train.beta1=0.0", "train.beta2=0.9"),
+        ("train.steps=150", "train.loss=wgan-gp", "train.d_steps=3", "train.beta1=0.0", "train.beta2=0.9"),
     ),
-    Member("cgan", "cgan", "cgan-digits.yaml", (*FMNIST, "train.steps=1500")),
-    Member("cdcgan-projection", "cdcgan", "cdcgan-fashion-mnist.yaml", ("train.steps=600",)),
+    Member("cgan", "cgan", "cgan-digits.yaml", (*FMNIST, "train.steps=1000")),
+    Member("cdcgan-projection", "cdcgan", "cdcgan-fashion-mnist.yaml", ("train.steps=300",)),
     Member(
         "cdcgan-acgan",
         "cdcgan",
         "cdcgan-fashion-mnist.yaml",
-        ("train.steps=600", "model.conditioning=acgan"),
+        ("train.steps=300", "model.conditioning=acgan"),
     ),
-    Member("cyclegan", "cyclegan", "cyclegan-fmnist-tint.yaml", ("train.steps=250",), "cyclegan-BtoA"),
-    Member("pix2pix", "pix2pix", "pix2pix-fmnist-edges.yaml", ("train.steps=500",), "pix2pix"),
-    Member("stargan", "stargan", "stargan-fmnist-styles.yaml", ("train.steps=150",), "stargan"),
+    Member("cyclegan", "cyclegan", "cyclegan-fmnist-tint.yaml", ("train.steps=150",), "cyclegan-BtoA"),
+    Member("pix2pix", "pix2pix", "pix2pix-fmnist-edges.yaml", ("train.steps=400",), "pix2pix"),
+    Member("stargan", "stargan", "stargan-fmnist-styles.yaml", ("train.steps=100",), "stargan"),
 )
 FAMILIES = tuple(dict.fromkeys(m.family for m in ZOO))
 
@@ -105,6 +106,8 @@ def zoo_dir() -> Path:
 def member_key(member: Member, n: int, seed: int) -> str:
     """A hash of everything that decides ``member``'s samples: its spec, the preset's text,
     the sample count and seed, and ``ZOO_VERSION``."""
+    if not (CONFIGS / member.preset).is_file():
+        raise DetectError(f"the zoo trains from the repository's presets; {CONFIGS / member.preset} is missing")
     preset = (CONFIGS / member.preset).read_text()
     spec = {**dataclasses.asdict(member), "preset_text": preset, "quiet": QUIET, "n": n, "seed": seed}
     spec["zoo_version"] = ZOO_VERSION
@@ -122,10 +125,15 @@ def member_samples(member: Member, n: int, seed: int = 0, folder: Path | None = 
     nets = train_member(member, folder / "runs" / path.stem)
     images = sample_member(member, nets, n, seed)
     folder.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, lambda tmp: np.save(tmp, images))
+    atomic_write(path, lambda tmp: _save_npy(tmp, images))
     facts = {"member": member.name, "cpu_seconds": round(time.process_time() - started, 1), "n": n}
     atomic_write(path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(json.dumps(facts)))
     return images
+
+
+def _save_npy(path: str, images: np.ndarray) -> None:
+    with open(path, "wb") as handle:  # np.save(str) would append ".npy" to the temporary name
+        np.save(handle, images)
 
 
 def train_member(member: Member, run_dir: Path) -> dict:
@@ -136,7 +144,10 @@ def train_member(member: Member, run_dir: Path) -> dict:
 
     shutil.rmtree(run_dir, ignore_errors=True)  # a half-written run of a killed build
     cfg = load_config(CONFIGS / member.preset, [*member.sets, *QUIET, f"run.dir={run_dir}"])
-    return train(cfg).inference()
+    state = train(cfg)
+    if state.step < cfg.train.steps:  # stopped by a signal: never cache a half-trained member
+        raise DetectError(f"zoo member {member.name} stopped at step {state.step} of {cfg.train.steps}")
+    return state.inference()
 
 
 def sample_member(member: Member, nets: dict, n: int, seed: int) -> np.ndarray:
