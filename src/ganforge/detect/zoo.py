@@ -106,9 +106,10 @@ def zoo_dir() -> Path:
 def member_key(member: Member, n: int, seed: int) -> str:
     """A hash of everything that decides ``member``'s samples: its spec, the preset's text,
     the sample count and seed, and ``ZOO_VERSION``."""
-    if not (CONFIGS / member.preset).is_file():
-        raise DetectError(f"the zoo trains from the repository's presets; {CONFIGS / member.preset} is missing")
-    preset = (CONFIGS / member.preset).read_text()
+    preset_path = CONFIGS / member.preset
+    if not preset_path.is_file():
+        raise DetectError(f"the zoo trains from the repository's presets: {preset_path} is missing")
+    preset = preset_path.read_text()
     spec = {**dataclasses.asdict(member), "preset_text": preset, "quiet": QUIET, "n": n, "seed": seed}
     spec["zoo_version"] = ZOO_VERSION
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
