@@ -101,7 +101,8 @@ def markdown(results: dict) -> str:
     cpu = sum(r["cpu_seconds"] for r in results["runs"])
     lines = [
         f"Zoo v{ZOO_VERSION}: {len(ZOO)} runs of {len(FAMILIES)} families, {results['n']} samples per family;"
-        f" load average at the start of each run: {load}; {cpu} CPU-s for the detector runs (the zoo came from the cache).",
+        f" load average at the start of each run: {load}; {cpu} CPU-s for the detector runs"
+        " (the zoo came from the cache).",
         "",
         "### Leave one family out: ROC AUC (accuracy at the detector's own threshold, average precision)",
         "",
