@@ -320,5 +320,25 @@ def test_missing_default_is_one_line(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(shipped, "DEFAULT_DIR", tmp_path / "nowhere")
     assert cli("detect", "score", "default", tmp_path) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "benchmarks/detect_default.py" in err[0]
+    assert len(err) == 1 and "benchmarks/detect_zoo.py --ship" in err[0]
     assert cli("detect", "eval", "default", "--fake", tmp_path) == 2
+
+
+def test_train_accepts_every_detector_kind_and_names_them_on_a_typo(tmp_path, capsys):
+    assert (
+        cli(
+            "detect",
+            "train",
+            "--real",
+            tmp_path,
+            "--fake",
+            tmp_path,
+            "--out",
+            tmp_path / "d",
+            "--detectors",
+            "dct,nope",
+        )
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert "nope" in err and "dct-aug" in err and "probe" in err

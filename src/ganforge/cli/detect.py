@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ganforge.detect import (
+    DETECTOR_KINDS,
     DETECTORS,
     DetectError,
     DetectorSettings,
@@ -75,7 +76,9 @@ def add_parser(subparsers):
     )
     t.add_argument("--steps", type=int, default=DetectorSettings.steps, help="updates per detector")
     t.add_argument(
-        "--detectors", default=",".join(DETECTORS), help=f"comma-separated, of: {', '.join(DETECTORS)}"
+        "--detectors",
+        default=",".join(DETECTORS),
+        help=f"comma-separated, of: {', '.join(DETECTOR_KINDS)}",
     )
     t.add_argument("--seed", type=int, default=0)
 
@@ -115,9 +118,9 @@ def _note(lines: list[str]) -> None:
 
 def run_train(args) -> int:
     kinds = [k.strip() for k in args.detectors.split(",") if k.strip()]
-    unknown = [k for k in kinds if k not in DETECTORS]
+    unknown = [k for k in kinds if k not in DETECTOR_KINDS]
     if unknown or not kinds:
-        raise DetectError(f"--detectors {args.detectors!r}: choose from {', '.join(DETECTORS)}")
+        raise DetectError(f"--detectors {args.detectors!r}: choose from {', '.join(DETECTOR_KINDS)}")
     if args.n < 20:
         raise DetectError("-n must be at least 20 (images per side)")
     settings = DetectorSettings(steps=args.steps, seed=args.seed)

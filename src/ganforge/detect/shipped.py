@@ -2,7 +2,7 @@
 
 ``ganforge detect score default image.png`` reads ``ganforge/weights/detector/`` (detector.json
 and one ``<kind>.safetensors`` per detector, the format ``save_detector`` writes), so a user
-needs no training run to score an image. ``benchmarks/detect_default.py`` rebuilds the folder
+needs no training run to score an image. ``benchmarks/detect_zoo.py --ship`` rebuilds the folder
 deterministically.
 """
 
@@ -14,7 +14,7 @@ from ganforge.detect.inputs import DetectError
 
 DEFAULT_NAME = "default"
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "weights" / "detector"  # shipped with the package
-REBUILD = "python benchmarks/detect_default.py (in a ganforge source checkout)"
+REBUILD = "python benchmarks/detect_zoo.py --ship (in a ganforge source checkout)"
 
 
 def resolve_detector(name: str) -> Path:
