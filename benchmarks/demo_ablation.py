@@ -63,16 +63,21 @@ RUNS = {
     "ema999": ["train.ema_decay=0.999"],
     "ema9995": ["train.ema_decay=0.9995"],
     "ema999-decay": ["train.ema_decay=0.999", "train.lr_decay_start=0.5"],
+    "ema99-decay": ["train.ema_decay=0.99", "train.lr_decay_start=0.5"],
     "ema999-ttur": ["train.ema_decay=0.999", "train.lr_d=4e-4", "train.lr_g=1e-4"],
 }
 
-# table rows: (label, run, generator) with generator raw | ema | recomputed
+# table rows: (label, run, generator) with generator raw | ema | recomputed | raw-recomputed
 ROWS = [
     ("old preset (no EMA)", "ema999", "raw"),
+    ("old preset, BN statistics recomputed", "ema999", "raw-recomputed"),
     ("+ EMA 0.999", "ema999", "ema"),
     ("+ EMA 0.999, BN statistics recomputed", "ema999", "recomputed"),
     ("+ EMA 0.9995", "ema9995", "ema"),
     ("+ EMA 0.9995, BN statistics recomputed", "ema9995", "recomputed"),
+    ("+ lr decay from 50 % (no EMA)", "ema99-decay", "raw"),
+    ("+ lr decay from 50 % + EMA 0.99", "ema99-decay", "ema"),
+    ("+ lr decay from 50 % + EMA 0.99, BN recomputed", "ema99-decay", "recomputed"),
     ("+ EMA 0.999 + lr decay from 50 %", "ema999-decay", "ema"),
     ("+ EMA 0.999 + lr decay from 50 %, BN recomputed", "ema999-decay", "recomputed"),
     ("+ EMA 0.999 + TTUR (lr_d 4e-4, lr_g 1e-4)", "ema999-ttur", "ema"),
@@ -120,10 +125,12 @@ def export_variant(run_dir: Path, generator: str) -> Path:
     shutil.copy(run_dir / "config.yaml", out / "config.yaml")
     G, meta = load_generator(run_dir)
     payload = load_checkpoint(latest_checkpoint(run_dir))
-    if generator == "raw":
+    if generator.startswith("raw"):
         G.load_state_dict(payload["G"])
         meta = {**meta, "ema": False}
-    else:  # recomputed: the EMA weights with batch-norm statistics of their own output, as
+    if generator.endswith(
+        "recomputed"
+    ):  # recomputed: the EMA weights with batch-norm statistics of their own output, as
         # train.ema_bn_stats=recompute re-estimates them (same function, same inputs)
         model = meta["model"]
         inputs = bn_stats_inputs(model["z_dim"], model["noise"], meta.get("num_classes"), meta["seed"])
@@ -140,7 +147,7 @@ def score(run_dir: Path) -> dict:
     run_child(["eval", "--run", str(run_dir), "--metrics", "fid,classes", "--no-context", "--out", str(out)])
     report = json.loads(out.read_text())
     scores = report["scores"]
-    return {"fid_fmnist": scores["fid_fmnist"]["value"], "classes": scores["classes"]["value"]}
+    return {"fid_fmnist": scores["fid_fmnist"]["value"], "classes": scores["classes_fmnist"]["value"]}
 
 
 def load_cache() -> dict:
@@ -153,21 +160,24 @@ def save_cache(entries: dict) -> None:
     CACHE.write_text(json.dumps(cache, indent=2, sort_keys=True) + "\n")
 
 
-def run_ablation(names: list[str], seeds: list[int], work: Path) -> None:
+def run_ablation(names: list[str], seeds: list[int], work: Path, score_only: bool = False) -> None:
+    """Train (unless cached or ``score_only``) and score every row's generator not yet cached."""
     for name in names:
         for seed in seeds:
             key = f"{name}/seed{seed}"
-            if key in load_cache():
-                continue
             run_dir = work / f"{name}-s{seed}"
-            shutil.rmtree(run_dir, ignore_errors=True)
-            speed = train(run_dir, RUNS[name], seed)
-            entry = {"overrides": RUNS[name], "seed": seed, "cpu_s_per_step": speed}
-            wanted = {g for _, run, g in ROWS if run == name}
-            for generator in sorted(wanted):
+            entry = load_cache().get(key)
+            if entry is None:
+                speed = None  # score_only: a run trained before (its CPU time was not recorded)
+                if not score_only:
+                    shutil.rmtree(run_dir, ignore_errors=True)
+                    speed = train(run_dir, RUNS[name], seed)
+                entry = {"overrides": RUNS[name], "seed": seed, "cpu_s_per_step": speed}
+            wanted = sorted({g for _, run, g in ROWS if run == name} - set(entry))
+            for generator in wanted:
                 entry[generator] = score(export_variant(run_dir, generator))
                 print(key, generator, entry[generator], flush=True)
-            save_cache({key: entry})
+                save_cache({key: entry})
 
 
 def timing(steps: int, work: Path) -> None:
@@ -181,6 +191,10 @@ def timing(steps: int, work: Path) -> None:
         rows[label].append(run_child(train_argv(PRESET, sets, run_dir)) / steps)
         print(f"{label}: {rows[label][-1]:.4f} CPU-s/step", flush=True)
     save_cache({"timing": {"steps": steps, "cpu_s_per_step": rows, "load": os.getloadavg()}})
+
+
+def cpu_text(entry: dict | None) -> str:
+    return f"{entry['cpu_s_per_step']:.3f}" if entry and entry["cpu_s_per_step"] else "–"
 
 
 def table() -> str:
@@ -198,7 +212,9 @@ def table() -> str:
         fids = [f"{e[generator]['fid_fmnist']:.2f}" if e else "–" for e in entries]
         mean = sum(e[generator]["fid_fmnist"] for e in entries) / 2 if all(entries) else None
         classes = " / ".join(f"{e[generator]['classes']}/10" if e else "–" for e in entries)
-        speed = " / ".join(f"{e['cpu_s_per_step']:.3f}" if e else "–" for e in entries)
+        speed = " / ".join(
+            f"{e['cpu_s_per_step']:.3f}" if e and e["cpu_s_per_step"] else "–" for e in entries
+        )
         mean_text = "–" if mean is None else f"{mean:.2f}"
         lines.append(f"| {label} | {fids[0]} | {fids[1]} | {mean_text} | {classes} | {speed} |")
     if "timing" in cache:
@@ -217,6 +233,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="*", default=list(SEEDS), help="run.seed values")
     parser.add_argument("--cache", type=Path, default=CACHE, help="results JSON")
     parser.add_argument("--timing", type=int, metavar="STEPS", help="time old vs new preset over STEPS")
+    parser.add_argument("--score-only", action="store_true", help="score runs already in --work")
     parser.add_argument("--table", action="store_true", help="print the table from the cache")
     parser.add_argument("--work", type=Path, help="run folders (default: a temporary folder, kept)")
     args = parser.parse_args()
@@ -225,7 +242,7 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown runs {unknown}; choose from {', '.join(RUNS)}")
     CACHE = args.cache
-    run_ablation(args.runs, args.seeds, work)
+    run_ablation(args.runs, args.seeds, work, args.score_only)
     if args.timing:
         timing(args.timing, work)
     print(table())
