@@ -123,6 +123,9 @@ class TrainConfig:
     gp_weight: float = field(default=10.0, metadata=FIXED)  # wgan-gp only: gradient-penalty weight lambda
     # EMA of G's weights per step, e.g. 0.999; 0 turns it off
     ema_decay: float = field(default=0.0, metadata=FIXED)
+    # EMA only: the EMA G's batch-norm statistics: copy (G's, each step) | recompute (re-estimated
+    # on the EMA G's own samples whenever it is sampled, scored or exported; training unchanged)
+    ema_bn_stats: str = field(default="copy", metadata=_choices(resumable=True, values=("copy", "recompute")))
     # share of train.steps after which both lrs fall linearly to 0; 1: constant
     lr_decay_start: float = field(default=1.0, metadata=FIXED)
     # acgan only: weight of the class cross-entropy in D's and G's losses
@@ -265,6 +268,11 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
     elif base is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
+        if isinstance(value, str):  # YAML 1.1 reads 2e-4 (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
     elif base is str:
         return str(value)
     raise ConfigError(f"{where} must be of type {base.__name__}, got {value!r}")
