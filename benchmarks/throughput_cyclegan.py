@@ -67,6 +67,7 @@ def run_ganforge(overrides: list[str], device: torch.device, warmup: int, steps:
             f"data.root={data}",
             f"data.image_size={SIZE}",
             "data.channels=3",
+            "model.generator=resnet",  # the reference's G (the fmnist presets use a U-Net)
             f"model.g_width={WIDTH}",
             f"model.d_width={WIDTH}",
             f"model.res_blocks={BLOCKS}",

@@ -76,6 +76,7 @@ def main() -> None:
         f"run.dir={Path(args.root) / 'run'}",
         "run.progress=false",
         "run.threads=1",
+        "eval.every=0",  # no true pairs in the folders: the scorer would compute FID (not an update)
         *([f"train.steps={args.steps}"] if args.steps else []),
         *args.set,
     ]

@@ -29,6 +29,16 @@ def test_int_accepted_for_float_and_types_checked():
         load_config(None, ["run.progress=3"])
 
 
+def test_exponent_without_a_dot_is_a_float(tmp_path):
+    """YAML 1.1 reads ``2e-4`` as a string; a float field takes it as the number it is."""
+    preset = tmp_path / "p.yaml"
+    preset.write_text("train:\n  lr_d: 4e-4\n")
+    cfg = load_config(preset, ["train.lr_g=1e-4"])
+    assert (cfg.train.lr_g, cfg.train.lr_d) == (1e-4, 4e-4)
+    with pytest.raises(ConfigError, match="train.lr_g must be of type float, got 'fast'"):
+        load_config(None, ["train.lr_g=fast"])
+
+
 @pytest.mark.parametrize(
     "override, message",
     [

@@ -123,6 +123,9 @@ class TrainConfig:
     gp_weight: float = field(default=10.0, metadata=FIXED)  # wgan-gp only: gradient-penalty weight lambda
     # EMA of G's weights per step, e.g. 0.999; 0 turns it off
     ema_decay: float = field(default=0.0, metadata=FIXED)
+    # EMA only: the EMA G's batch-norm statistics: copy (G's, each step) | recompute (re-estimated
+    # on the EMA G's own samples whenever it is sampled, scored or exported; training unchanged)
+    ema_bn_stats: str = field(default="copy", metadata=_choices(resumable=True, values=("copy", "recompute")))
     # share of train.steps after which both lrs fall linearly to 0; 1: constant
     lr_decay_start: float = field(default=1.0, metadata=FIXED)
     # acgan only: weight of the class cross-entropy in D's and G's losses
@@ -138,6 +141,8 @@ class TrainConfig:
     # StarGAN only (Choi et al. 2018, eq. 7-8), weights beside the adversarial loss:
     lambda_cls: float = field(default=1.0, metadata=FIXED)  # domain classification (CE/BCE)
     lambda_rec: float = field(default=10.0, metadata=FIXED)  # reconstruction L1 (pixels)
+    # StarGAN: identity L1 |x - G(x, own labels)|; 0 is the paper's (docs/stargan.md, "Tuning")
+    lambda_id: float = field(default=0.0, metadata=FIXED)
     memory_format: str = field(
         default="auto", metadata=_choices(resumable=True, values=("auto", "channels_last", "contiguous"))
     )  # conv layout; auto: channels_last unless compiled
@@ -263,6 +268,11 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
     elif base is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
+        if isinstance(value, str):  # YAML 1.1 reads 2e-4 (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
     elif base is str:
         return str(value)
     raise ConfigError(f"{where} must be of type {base.__name__}, got {value!r}")
@@ -358,7 +368,7 @@ def validate(cfg: Config) -> None:
         )
     if cfg.train.aux_weight < 0:
         raise ConfigError(f"train.aux_weight must be >= 0, got {cfg.train.aux_weight}")
-    for name in ("lambda_cls", "lambda_rec"):  # StarGAN
+    for name in ("lambda_cls", "lambda_rec", "lambda_id"):  # StarGAN
         if getattr(cfg.train, name) < 0:
             raise ConfigError(f"train.{name} must be >= 0, got {getattr(cfg.train, name)}")
     if not 0 <= cfg.model.dropout < 1:

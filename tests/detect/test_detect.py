@@ -100,12 +100,12 @@ def test_cli_train_score_eval_and_bad_input(tmp_path, capsys):
     Image.fromarray(np.pad(rgb, ((4, 4), (4, 4), (0, 0)))).resize((48, 48)).save(folder / "big_rgb.png")
     (folder / "broken.png").write_bytes(b"not an image")
     capsys.readouterr()
-    run(["detect", "score", str(det), str(folder)])
+    run(["detect", "score", str(det), str(folder), "--csv", str(tmp_path / "scores.csv")])
     out, err = capsys.readouterr()
-    rows = [line.split("\t") for line in out.strip().splitlines()]
-    assert rows[0] == ["p_generated_pixel", "p_generated_spectrum", "image"]
-    assert sorted(r[2] for r in rows[1:]) == ["big_rgb.png", "gray.png"]
-    assert all(0 <= float(p) <= 1 for r in rows[1:] for p in r[:2])
+    rows = [line.split("\t") for line in out.strip().splitlines() if not line.startswith("# ")]
+    assert rows[0][:3] == ["file", "p_pixel", "p_spectrum"]
+    assert sorted(r[0] for r in rows[1:]) == ["big_rgb.png", "gray.png"]
+    assert all(0 <= float(p) <= 1 for r in rows[1:] for p in r[1:3])
     assert "broken.png" in err and "resized to 16x16" in err and "converted to 1" in err
 
     report = tmp_path / "eval.json"

@@ -9,8 +9,9 @@ import torch
 from PIL import Image
 
 from ganforge.cli import main
-from ganforge.config import load_config
-from ganforge.evaluation.stargan import evaluate_stargan_run, is_stargan_run
+from ganforge.config import DataConfig, load_config
+from ganforge.data.styles import combinations, garments, render, unrender
+from ganforge.evaluation.stargan import content_scores, evaluate_stargan_run, is_stargan_run, truth_scores
 from ganforge.files import cache_root
 from ganforge.training import train
 
@@ -125,12 +126,30 @@ def test_a_folder_run_gets_the_scores_that_apply_and_says_why_not_the_others(tmp
 
 
 def test_unrender_undoes_render_up_to_rounding():
-    from ganforge.config import DataConfig
-    from ganforge.data.styles import combinations, garments, render, unrender
-
     gray, _ = garments(DataConfig(name="fmnist-styles", split="test", limit=100))
     styles = combinations(len(gray), "test")
     assert (unrender(render(gray, styles), styles).int() - gray.int()).abs().max() <= 1
     wrong = styles.clone()
     wrong[:, 3] = 1 - wrong[:, 3]  # read in the wrong style: far from the garment
     assert (unrender(render(gray, styles), wrong).float() - gray.float()).abs().mean() > 50
+
+
+def test_the_rendered_truth_scores_like_real_images_and_a_blur_does_not():
+    """The content and truth scorers read a perfect translator's output (the rendered truth)
+    as well as real styled images: same garment accuracy, no error. A blurred truth keeps
+    the style but loses garment accuracy: the score measures the garment, not the style."""
+    gray, garment = (x[:300] for x in garments(DataConfig(name="fmnist-styles", split="test")))
+    styles = combinations(len(gray), "test")
+    targets = styles.roll(1, dims=0)  # another garment's style: mostly a different one
+    inputs, truth = render(gray, styles), render(gray, targets)
+    out = {"scores": {}, "context": {"real_test": {}, "identity": {}}, "notes": []}
+    content_scores(truth, garment, inputs, targets, styles, torch.zeros(len(gray)), "cpu", out)
+    truth_scores(truth, inputs, truth, out)
+    score = {name: s["value"] for name, s in out["scores"].items()}
+    assert score["garment_accuracy"] == pytest.approx(
+        out["context"]["real_test"]["garment_accuracy"], abs=0.02
+    )
+    assert score["garment_accuracy"] > 0.8 and score["truth_mae"] == 0
+    blurred = torch.nn.functional.avg_pool2d(truth.float(), 5, 1, 2).round().to(torch.uint8)
+    content_scores(blurred, garment, inputs, targets, styles, torch.zeros(len(gray)), "cpu", out)
+    assert out["scores"]["garment_accuracy"]["value"] < score["garment_accuracy"] - 0.2

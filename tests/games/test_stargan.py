@@ -13,7 +13,7 @@ from PIL import Image
 
 from ganforge.checkpoint import latest_checkpoint, load_checkpoint
 from ganforge.cli import main
-from ganforge.config import load_config
+from ganforge.config import ConfigError, load_config
 from ganforge.games import GAMES
 from ganforge.models.stargan import build_generator
 from ganforge.training import train
@@ -124,6 +124,36 @@ def test_state_dict_round_trip_continues_bit_exactly(tmp_path):
     assert not torch.equal(weights(first)["G.main.0.weight"], a["G.main.0.weight"])
 
 
+def test_the_g_update_reuses_the_last_d_steps_translation_exactly(tmp_path):
+    """``iteration()`` hands the last D step's translation (graph kept) to the G update; the
+    reference translates that batch again with the same, unchanged G. Same weights after."""
+    cfg = tiny(tmp_path)
+    game, reference = build(cfg), build(cfg)
+    torch.manual_seed(7)
+    for _ in range(2):
+        game.iteration()
+    torch.manual_seed(7)
+    for _ in range(2):  # the reference's order: a fresh G forward in each step
+        for _ in range(cfg.train.d_steps):
+            real, labels, targets = reference.batch()
+            with torch.no_grad():
+                fake = reference.G(real, targets)
+            reference.d_update(real, labels, fake)
+        reference.g_update(real, labels, targets, reference.G(real, targets))
+    a, b = weights(game), weights(reference)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not torch.equal(a["G.main.0.weight"], weights(build(cfg))["G.main.0.weight"])
+
+
+def test_the_identity_term_is_off_by_default_and_teaches_g_to_keep_its_input(tmp_path):
+    assert "g_id" not in build(tiny(tmp_path)).iteration()  # the paper's objective
+    with pytest.raises(ConfigError, match="lambda_id"):
+        tiny(tmp_path, "train.lambda_id=-1")
+    game = build(tiny(tmp_path, "train.lambda_id=10"))
+    history = [float(game.iteration()["g_id"]) for _ in range(30)]
+    assert sum(history[-5:]) < 0.85 * sum(history[:5])
+
+
 def test_learning_rate_factor_zero_freezes_the_weights(tmp_path):
     game = build(tiny(tmp_path))
     game.iteration()
@@ -179,18 +209,20 @@ def test_multi_label_attributes_use_binary_cross_entropy(tmp_path, monkeypatch):
     assert meta["exclusive_groups"] == [["Black_Hair", "Blond_Hair", "Brown_Hair"]]
 
 
-def test_the_preset_loads_and_keeps_the_papers_objective():
-    cfg = load_config(Path(__file__).parents[2] / "configs" / "stargan-fmnist-styles.yaml")
-    t = cfg.train
-    assert (cfg.data.name, t.loss, t.d_steps, t.lr_g, t.lr_d, t.beta1) == (
+def test_the_preset_loads_and_names_its_departures_from_the_paper():
+    path = Path(__file__).parents[2] / "configs" / "stargan-fmnist-styles.yaml"
+    t = load_config(path).train
+    assert (load_config(path).data.name, t.loss, t.d_steps, t.lr_g, t.lr_d, t.beta1) == (
         "fmnist-styles",
-        "wgan-gp",
-        5,
-        1e-4,
-        1e-4,
+        "lsgan",
+        1,
+        4e-4,
+        4e-4,
         0.5,
     )
-    assert (t.lambda_cls, t.lambda_rec, t.gp_weight) == (1.0, 10.0, 10.0)
+    assert (t.lambda_cls, t.lambda_rec, t.lambda_id) == (1.0, 10.0, 0.0)  # the paper's terms
+    header = " ".join(line for line in path.read_text().splitlines() if line.startswith("#"))
+    assert all(word in header for word in ("lsgan", "wgan-gp", "d_steps 1", "lr 4e-4", "paper 1e-4"))
 
 
 # --- through the training loop ------------------------------------------------------------

@@ -99,3 +99,31 @@ def test_rebuild_from_meta_gives_the_same_function():
     H.load_state_dict(G.state_dict())
     x = torch.rand(1, 1, 28, 28)
     assert torch.equal(G(x), H(x))
+
+
+def _dimmer(x: torch.Tensor, factor: float = 0.6) -> torch.Tensor:
+    """``x`` in [-1, 1] with every gray level scaled by ``factor`` on [0, 1] (black stays black)."""
+    return (x + 1) * factor - 1
+
+
+def test_resnet_generator_cannot_see_absolute_gray_levels():
+    # Instance norm right after the first (linear) convolution removes any positive scale and
+    # offset of the input, so the reference's ResNet G gives the same output for a garment and a
+    # dimmer copy: it cannot learn a map that depends on the gray level itself (fmnist-tint's
+    # colour map, an edge threshold). docs/translation.md, "Results".
+    torch.manual_seed(0)
+    G = build_generator(generator_meta("resnet", 3, 3, 28, width=8, res_blocks=2))
+    x = torch.rand(2, 3, 28, 28) * 2 - 1
+    out = G(x)
+    # equal up to the norm's epsilon (1e-5 against the small variances of an N(0, 0.02) init)
+    assert (out - G(_dimmer(x))).abs().mean() < 0.01 * out.std()
+
+
+def test_unet_generator_sees_absolute_gray_levels():
+    # The U-Net's outermost skip carries the first convolution's un-normalised output to the
+    # last layer, so the gray level survives.
+    torch.manual_seed(0)
+    G = build_generator(generator_meta("unet", 3, 3, 28, width=8))
+    x = torch.rand(2, 3, 28, 28) * 2 - 1
+    out = G(x)
+    assert (out - G(_dimmer(x))).abs().mean() > 0.1 * out.std()

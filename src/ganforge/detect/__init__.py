@@ -1,4 +1,6 @@
-"""Tell generated images from real ones: a pixel CNN and a frequency-spectrum classifier.
+"""Tell generated images from real ones: a pixel CNN and classifiers on fixed features
+(Fourier spectrum, DCT, the frozen evaluator's features); ``zoo.py`` trains every ganforge
+generator family to test them on families they never saw.
 
 ``ganforge detect train|score|eval`` (cli/detect.py) drives these functions:
 ``train_detector`` fits one detector on uint8 image arrays, ``probabilities`` scores images,
@@ -6,9 +8,17 @@
 folder, and ``plot_spectra`` draws the average real and generated spectra.
 """
 
-from ganforge.detect.features import log_spectrum
+from ganforge.detect.features import log_dct, log_spectrum
 from ganforge.detect.inputs import DetectError, fit_images, load_set, read_for_scoring
-from ganforge.detect.models import DETECTORS, PixelDetector, SpectrumDetector
+from ganforge.detect.models import (
+    DETECTOR_KINDS,
+    DETECTORS,
+    DCTDetector,
+    PixelDetector,
+    ProbeDetector,
+    SpectrumDetector,
+    build_detector,
+)
 from ganforge.detect.plots import plot_spectra
 from ganforge.detect.training import (
     DetectorSettings,
@@ -21,7 +31,12 @@ from ganforge.detect.training import (
 )
 
 __all__ = [
+    "DCTDetector",
     "DETECTORS",
+    "DETECTOR_KINDS",
+    "ProbeDetector",
+    "build_detector",
+    "log_dct",
     "DetectError",
     "DetectorSettings",
     "PixelDetector",

@@ -20,8 +20,9 @@ from torch import nn
 
 from ganforge import __version__
 from ganforge.data.batches import to_unit_range
+from ganforge.detect.augment import random_blur_jpeg
 from ganforge.detect.inputs import DetectError
-from ganforge.detect.models import DETECTORS, SpectrumDetector
+from ganforge.detect.models import FeatureDetector, build_detector, is_augmented
 from ganforge.files import atomic_write
 
 INFO_NAME = "detector.json"
@@ -43,20 +44,36 @@ def train_detector(
     """Fit detector ``kind`` on uint8 ``[N, C, S, S]`` real and generated images (same C, S).
 
     Every batch is half real, half generated, so the classes stay balanced whatever the set
-    sizes. Returns the model in eval mode.
+    sizes. An ``-aug`` kind first blurs and JPEG-codes the training images (one seeded draw
+    per image, ``augment.random_blur_jpeg``). A detector on fixed features computes them once
+    and trains only its head. Returns the model in eval mode.
     """
-    if kind not in DETECTORS:
-        raise DetectError(f"unknown detector '{kind}'; choose one of: {', '.join(DETECTORS)}")
     settings = settings or DetectorSettings()
+    model = build_detector(kind, real.shape[1], real.shape[2])
     torch.manual_seed(settings.seed)
-    generator = torch.Generator().manual_seed(settings.seed)
+    if is_augmented(kind):
+        real, fake = random_blur_jpeg(real, settings.seed), random_blur_jpeg(fake, settings.seed + 1)
     real_x, fake_x = to_unit_range(torch.from_numpy(real)), to_unit_range(torch.from_numpy(fake))
-    model = DETECTORS[kind](real.shape[1], real.shape[2])
-    if isinstance(model, SpectrumDetector):
+    forward = model
+    if isinstance(model, FeatureDetector):
+        real_x, fake_x = _batched(model.features, real_x), _batched(model.features, fake_x)
         model.fit_normalisation(torch.cat([real_x, fake_x]))
+        forward = model.classify
+    _fit(model, forward, real_x, fake_x, settings)
+    return model.eval()
+
+
+def _batched(function, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    with torch.no_grad():
+        return torch.cat([function(images[i : i + batch_size]) for i in range(0, len(images), batch_size)])
+
+
+def _fit(model: nn.Module, forward, real_x: torch.Tensor, fake_x: torch.Tensor, settings) -> None:
+    """Adam on the binary cross-entropy of ``forward`` over balanced batches (1 = generated)."""
+    generator = torch.Generator().manual_seed(settings.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     half = settings.batch_size // 2
-    targets = torch.cat([torch.zeros(half), torch.ones(half)])  # 1 = generated
+    targets = torch.cat([torch.zeros(half), torch.ones(half)])
     model.train()
     for _ in range(settings.steps):
         batch = torch.cat(
@@ -65,11 +82,10 @@ def train_detector(
                 fake_x[torch.randint(len(fake_x), (half,), generator=generator)],
             ]
         )
-        loss = F.binary_cross_entropy_with_logits(model(batch), targets)
+        loss = F.binary_cross_entropy_with_logits(forward(batch), targets)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-    return model.eval()
 
 
 @torch.no_grad()
@@ -110,7 +126,10 @@ def save_detector(folder: str | Path, models: dict[str, nn.Module], info: dict[s
     for kind, model in models.items():
         tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         atomic_write(folder / f"{kind}.safetensors", lambda tmp, t=tensors: save_file(t, tmp))
+    evaluators = {k: m.evaluator_sha256 for k, m in models.items() if hasattr(m, "evaluator_sha256")}
     info = {**info, "detectors": sorted(models), "ganforge_version": __version__}
+    if evaluators:  # a probe reads the package's evaluator, which is not in its weights
+        info["evaluator_sha256"] = evaluators
     atomic_write(folder / INFO_NAME, lambda tmp: Path(tmp).write_text(json.dumps(info, indent=2)))
     return folder
 
@@ -126,9 +145,22 @@ def load_detector(folder: str | Path) -> tuple[dict[str, nn.Module], dict[str, A
         info = json.loads((folder / INFO_NAME).read_text())
         models = {}
         for kind in info["detectors"]:
-            model = DETECTORS[kind](info["channels"], info["image_size"])
+            model = build_detector(kind, info["channels"], info["image_size"])
             model.load_state_dict(load_file(str(folder / f"{kind}.safetensors")))
+            _check_evaluator(model, info.get("evaluator_sha256", {}).get(kind))
             models[kind] = model.eval()
+    except DetectError:
+        raise
     except Exception as err:  # bad JSON, missing file, wrong shapes
         raise DetectError(f"cannot load the detector in {folder}: {str(err).splitlines()[0][:200]}") from None
     return models, info
+
+
+def _check_evaluator(model: nn.Module, recorded: str | None) -> None:
+    """A probe trained on one evaluator's features is meaningless on another's."""
+    found = getattr(model, "evaluator_sha256", None)
+    if found and recorded and found != recorded:
+        raise DetectError(
+            f"this probe detector was trained on the evaluator with sha256 {recorded[:12]}..., "
+            f"but the installed one is {found[:12]}...: retrain it (benchmarks/detect_zoo.py --ship)"
+        )

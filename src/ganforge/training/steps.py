@@ -6,6 +6,8 @@ tensors that the loop accumulates and logs every few steps.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import torch
 from torch import Tensor, nn
 
@@ -100,3 +102,33 @@ def update_ema(G_ema: nn.Module, G: nn.Module, decay: float) -> None:
     torch._foreach_lerp_(ema_params, params, 1.0 - decay)
     for ema_buffer, buffer in zip(G_ema.buffers(), G.buffers()):
         ema_buffer.copy_(buffer)
+
+
+@torch.no_grad()
+def recompute_bn_stats(G: nn.Module, inputs: Iterable[tuple[Tensor, ...]]) -> None:
+    """Re-estimate G's batch-norm running statistics on its own output: the cumulative mean and
+    variance of each BN layer's input over the batches ``G(*args) for args in inputs`` (noise
+    ``[N, z_dim]``, and classes ``[N]`` for a conditional G), as
+    ``torch.optim.swa_utils.update_bn`` does for averaged weights.
+
+    Why: an EMA G averages weights over ~1/(1 - decay) steps, but ``update_ema`` copies the
+    statistics of the trained G's recent batches, which do not describe the averaged network's
+    activations; in eval mode the mismatch shifts every BN layer. Weights are untouched; G is
+    left in the train/eval mode it was in. A G without batch norm is left as it is.
+    """
+    norms = [m for m in G.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    momenta = [m.momentum for m in norms]
+    was_training = G.training
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # None: a cumulative average over every batch below
+    G.train()
+    try:
+        for args in inputs:
+            G(*args)
+    finally:
+        for m, momentum in zip(norms, momenta):
+            m.momentum = momentum
+        G.train(was_training)

@@ -1,0 +1,123 @@
+"""Tuning probes for the StarGAN preset on fmnist-styles (issue 11's targets; docs/stargan.md,
+"Tuning"). Trains the game's ``iteration()`` directly for ``train.steps`` iterations (the
+loop's linear decay to 0 imitated), counts this process's CPU seconds (one thread: CPU time,
+not wall time, is what the shared machine lets us compare), and scores G the way
+``ganforge eval`` does, on ``--test`` garments x the 11 other styles, without the FID:
+
+- attribute accuracy of translations (the cached judge of ``ganforge eval``),
+- garment accuracy (the shipped Fashion-MNIST evaluator, read back to gray),
+- MAE against the rendered truth and its ratio to identity's.
+
+``--mode supervised`` is the evaluation's sanity probe: G learns the rendered truth directly
+(L1 to ``styles.render`` of the garment in the target style, plus the reconstruction term);
+no D, no adversarial or classification term. If this G scored low, the scoring would be at
+fault, not the game.
+
+    OMP_NUM_THREADS=1 PYTHONPATH=src .venv/bin/python benchmarks/stargan_tuning.py \
+        --set train.steps=600 --set train.d_steps=1 --set train.loss=lsgan [--mode supervised] \
+        [--eval-at 300,600] [--test 200] [--out grid.png]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import time
+
+import torch
+
+from ganforge.config import load_config
+from ganforge.data import load_dataset
+from ganforge.data.batches import to_unit_range
+from ganforge.data.domains import Domains
+from ganforge.data.styles import garments, render
+from ganforge.evaluation.stargan import (
+    accuracy_scores,
+    content_scores,
+    domain_judge,
+    target_combinations,
+    translate_all,
+    truth_scores,
+)
+from ganforge.games import GAMES
+from ganforge.training.distributed import DistContext
+from ganforge.training.loop import lr_factor
+
+
+def supervised_iteration(game, gray: torch.Tensor) -> dict[str, torch.Tensor]:
+    """One G update on ``|G(x, c') - render(garment, c')| + lambda_rec * |x - G(G(x, c'), c)|``."""
+    index = game.sampler.next()
+    labels = game.vectors[index]
+    targets = labels[torch.randperm(len(index))]
+    real = to_unit_range(game.images[index])
+    truth = to_unit_range(render(gray[index], targets))
+    fake = game.G(real, targets)
+    truth_l1 = (fake - truth).abs().mean()
+    rec = (real - game.G(fake, labels)).abs().mean()
+    loss = truth_l1 + game.cfg.train.lambda_rec * rec
+    game.optimizers["opt_g"].zero_grad(set_to_none=True)
+    loss.backward()
+    game.optimizers["opt_g"].step()
+    return {"truth_l1": truth_l1.detach(), "g_rec": rec.detach()}
+
+
+@torch.no_grad()
+def quick_scores(G, cfg, count: int, seed: int = 0) -> dict[str, float]:
+    """``ganforge eval``'s accuracy, garment and truth scores (no FID) for an in-memory G."""
+    train = load_dataset(cfg.data, seed=cfg.run.seed)
+    test = load_dataset(dataclasses.replace(cfg.data, split="test", limit=None), seed=0)
+    domains = Domains.of(train)
+    judge, _ = domain_judge(train, cfg.data, domains, cache=True, log=print)
+    pick = torch.randperm(len(test), generator=torch.Generator().manual_seed(seed))[:count]
+    images, labels = test.data[pick], domains.vectors(test)[pick]
+    fake, src, targets, rec = translate_all(
+        G, images, labels, target_combinations(domains.vectors(train)), "cpu"
+    )
+    out = {"scores": {}, "context": {"real_test": {}, "identity": {}}, "notes": []}
+    inputs = images[src]
+    accuracy_scores(judge, domains, inputs, fake, targets, images, labels, out)
+    content_scores(fake, test.labels[pick][src], inputs, targets, labels[src], rec, "cpu", out)
+    gray, _ = garments(dataclasses.replace(cfg.data, split="test", limit=None))
+    truth_scores(fake, inputs, render(gray[pick][src], targets), out)
+    scores = {name: round(s["value"], 4) for name, s in out["scores"].items()}
+    scores["real_garment_accuracy"] = round(out["context"]["real_test"]["garment_accuracy"], 4)
+    return scores
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default="configs/stargan-fmnist-styles.yaml")
+    parser.add_argument("--set", action="append", default=[], dest="overrides")
+    parser.add_argument("--mode", choices=("gan", "supervised"), default="gan")
+    parser.add_argument("--eval-at", default="", help="comma-separated steps to score at (and the last)")
+    parser.add_argument("--test", type=int, default=200, help="test garments (x 11 styles); 0: no scores")
+    parser.add_argument("--out", default=None, help="write the progress grid here at the end")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    cfg = load_config(args.config, ["run.progress=false", "run.threads=1", *args.overrides])
+    torch.manual_seed(cfg.run.seed)
+    game = GAMES["stargan"](cfg, torch.device("cpu"), DistContext())
+    gray = garments(cfg.data)[0] if args.mode == "supervised" else None
+    t, eval_at = cfg.train, {int(s) for s in args.eval_at.split(",") if s}
+    cpu, stats = 0.0, {}
+    for step in range(1, t.steps + 1):
+        game.set_lr_factor(lr_factor(step - 1, t.steps, t.lr_decay_start))
+        started = time.process_time()
+        stats = game.iteration() if gray is None else supervised_iteration(game, gray)
+        cpu += time.process_time() - started
+        if step % 100 == 0:
+            shown = " ".join(f"{k}={float(v):.3f}" for k, v in sorted(stats.items()))
+            print(f"step {step} cpu {cpu:.0f}s ({cpu / step:.3f} s/step) {shown}", flush=True)
+        if step in eval_at or step == t.steps:
+            result = {"step": step, "cpu_s": round(cpu, 1), "cpu_s_per_step": round(cpu / step, 4)}
+            result |= quick_scores(game.G, cfg, args.test) if args.test else {}
+            result |= {"load": [round(x, 1) for x in os.getloadavg()], "mode": args.mode}
+            print("RESULT " + json.dumps({**result, "overrides": args.overrides}), flush=True)
+    if args.out:
+        game.write_grid(args.out)
+
+
+if __name__ == "__main__":
+    main()
