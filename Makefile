@@ -35,7 +35,7 @@ demo: $(STAMP) system-deps
 	@echo "samples: $(RUN)/samples/  curves: $(RUN)/curves.png  metrics: $(RUN)/metrics.json  log: $(RUN)/metrics.csv"
 
 test: $(STAMP) system-deps lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

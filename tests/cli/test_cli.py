@@ -116,7 +116,10 @@ def test_info_lists_registries(capsys):
         (["train", "--resume", "/nonexistent"], "nothing to resume"),
     ],
 )
-def test_bad_input_is_one_line(args, message, capsys):
+def test_bad_input_is_one_line(args, message, capsys, tmp_path, monkeypatch):
+    # From a scratch folder: the default run.dir (runs/default, locked before the data set is
+    # read) must not land in the checkout, shared by parallel test workers.
+    monkeypatch.chdir(tmp_path)
     assert run_cli(*args) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err

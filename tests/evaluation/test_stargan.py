@@ -48,13 +48,35 @@ def styles_run(tmp_path_factory):
     return run
 
 
+@pytest.fixture(scope="module")
+def styles_cache_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("styles-cache")
+
+
+@pytest.fixture(scope="module")
+def first_report(styles_run, styles_cache_dir):
+    """The first scoring of ``styles_run`` in a fresh cache: it trains the judge (the costly
+    part, ~10 s) and caches it there for this module's other tests."""
+    torch.set_num_threads(1)  # module scope runs before tests/conftest.py's autouse fixture
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GANFORGE_CACHE", str(styles_cache_dir))
+        return evaluate_stargan_run(styles_run, n=150, seed=3)
+
+
+@pytest.fixture
+def styles_cache(first_report, styles_cache_dir, monkeypatch):
+    """The cache that holds the judge ``first_report`` trained."""
+    monkeypatch.setenv("GANFORGE_CACHE", str(styles_cache_dir))
+    return styles_cache_dir
+
+
 def run_cli(*args):
     with pytest.raises(SystemExit) as stop:
         main(list(args))
     return stop.value.code
 
 
-def test_eval_on_fmnist_styles_returns_every_column(styles_run, tmp_path, capsys):
+def test_eval_on_fmnist_styles_returns_every_column(styles_run, styles_cache, tmp_path, capsys):
     assert is_stargan_run(styles_run)
     out = tmp_path / "m.json"
     assert run_cli("eval", "--run", str(styles_run), "--n", "300", "--out", str(out)) == 0
@@ -74,8 +96,8 @@ def test_eval_on_fmnist_styles_returns_every_column(styles_run, tmp_path, capsys
     assert len(report["per_domain_fid"]) == 12
 
 
-def test_the_judge_is_cached_and_the_scores_repeat(styles_run):
-    first = evaluate_stargan_run(styles_run, n=150, seed=3)
+def test_the_judge_is_cached_and_the_scores_repeat(styles_run, first_report, styles_cache):
+    first = first_report  # trained the judge in memory, then wrote it
     judges = list((cache_root() / "stargan-judges").glob("fmnist-styles-*.safetensors"))
     assert len(judges) == 1 and str(judges[0]) in first["real"]
     stamp = judges[0].stat().st_mtime_ns

@@ -2,7 +2,8 @@
 batch, writes the same checkpoint format, and resumes exactly.
 
 The 2-process runs are launched once by torchrun itself, with this file as the script
-(see ``__main__`` at the bottom), exactly as a user launches ``-m ganforge train``.
+(see ``__main__`` at the bottom), exactly as a user launches ``-m ganforge train``: one launch
+trains every game's runs (each launch costs torchrun's and two workers' start-up).
 """
 
 import shutil
@@ -78,9 +79,11 @@ def ddp_trainings(root: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def ddp_runs(tmp_path_factory):
-    """Run the 2-process trainings once for all tests of this module; returns their root."""
+def ddp_launch(tmp_path_factory):
+    """Run every 2-process training of this module in one torchrun launch; returns the root:
+    ``digits/`` (ddp_trainings), ``stargan/ddp`` and ``cyclegan/`` (cyclegan_trainings)."""
     root = tmp_path_factory.mktemp("ddp")
+    write_unpaired(root / "cyclegan")
     command = [
         sys.executable,
         "-m",
@@ -93,6 +96,11 @@ def ddp_runs(tmp_path_factory):
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     return root
+
+
+@pytest.fixture(scope="module")
+def ddp_runs(ddp_launch):
+    return ddp_launch / "digits"
 
 
 def test_two_processes_match_one_process_of_the_global_batch(ddp_runs, tmp_path):
@@ -197,20 +205,16 @@ def stargan_config(run_dir, *overrides):
     )
 
 
-def test_stargan_under_ddp_matches_one_process_of_the_global_batch(tmp_path):
+def test_stargan_under_ddp_matches_one_process_of_the_global_batch(ddp_launch, tmp_path):
     """Every rank draws the global batch, its target permutation and the penalty's weights
     and keeps its rows (games/stargan.py), so 2 gloo processes train as 1 process does."""
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={WORLD}"]
-    done = subprocess.run(
-        [*command, __file__, str(tmp_path), "stargan"], capture_output=True, text=True, timeout=300
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    ddp = ddp_launch / "stargan" / "ddp"
     single = train(stargan_config(tmp_path / "single"))
-    one, two = read_metrics(tmp_path / "single/metrics.csv"), read_metrics(tmp_path / "ddp/metrics.csv")
+    one, two = read_metrics(tmp_path / "single/metrics.csv"), read_metrics(ddp / "metrics.csv")
     assert one["step"] == two["step"] == [1, 2, 3, 4]
     for name in ("d_loss", "g_loss", "g_rec", "d_cls", "gp", "g_cls"):
         assert one[name] == pytest.approx(two[name], rel=1e-4, abs=1e-5), name
-    payload = load_checkpoint(latest_checkpoint(tmp_path / "ddp"))
+    payload = load_checkpoint(latest_checkpoint(ddp))
     for name in ("G", "D"):
         expected = single.game.nets[name].state_dict()
         assert list(payload[name]) == list(expected), name  # no DDP "module." prefixes
@@ -292,14 +296,8 @@ def cyclegan_trainings(root: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def cyclegan_ddp_runs(tmp_path_factory):
-    root = tmp_path_factory.mktemp("ddp_cyclegan")
-    write_unpaired(root)
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
-    command += [f"--nproc_per_node={WORLD}", __file__, str(root), "cyclegan"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return root
+def cyclegan_ddp_runs(ddp_launch):
+    return ddp_launch / "cyclegan"
 
 
 def test_cyclegan_under_ddp_matches_one_process_and_the_ranks_agree(cyclegan_ddp_runs):
@@ -345,11 +343,7 @@ def test_cyclegan_ddp_pools_hold_each_ranks_own_fakes(cyclegan_ddp_runs):
     assert payload["pool_a"]["count"] == payload["pool_b"]["count"] == 6
 
 
-if __name__ == "__main__":  # a torchrun worker, see ddp_runs, cyclegan_ddp_runs and the StarGAN test
-    if sys.argv[2:] == ["cyclegan"]:
-        cyclegan_trainings(sys.argv[1])
-    elif sys.argv[2:] == ["stargan"]:
-        torch.set_num_threads(1)
-        train(stargan_config(f"{sys.argv[1]}/ddp"))
-    else:
-        ddp_trainings(sys.argv[1])
+if __name__ == "__main__":  # a torchrun worker, see ddp_launch
+    ddp_trainings(f"{sys.argv[1]}/digits")
+    train(stargan_config(f"{sys.argv[1]}/stargan/ddp"))
+    cyclegan_trainings(f"{sys.argv[1]}/cyclegan")
