@@ -3,11 +3,12 @@ to spot it on held-out images from a tiny training set, and the CLI handles odd 
 
 import json
 
+import detect_toy_images as toy_images
 import numpy as np
 import pytest
 import torch
+from detect_toy_images import with_checkerboard
 from PIL import Image
-from scipy.ndimage import gaussian_filter
 
 from ganforge.cli import main
 from ganforge.data.batches import to_unit_range
@@ -26,17 +27,7 @@ SIDE = 16
 
 
 def smooth_images(n, seed):
-    """Blurred noise, uint8 [n, 1, SIDE, SIDE]: 'real' images with little high-frequency energy."""
-    rng = np.random.RandomState(seed)
-    fields = gaussian_filter(rng.randn(n, SIDE, SIDE), sigma=(0, 1.5, 1.5))
-    fields = fields / fields.std() * 50 + 128
-    return np.clip(fields, 0, 255).round().astype(np.uint8)[:, None]
-
-
-def with_checkerboard(images, amplitude):
-    """Add the period-2 pattern that stride-2 transposed convolutions tend to leave."""
-    board = np.indices((SIDE, SIDE)).sum(0) % 2 * 2 - 1  # +1 / -1 alternating
-    return np.clip(images.astype(np.int32) + amplitude * board, 0, 255).astype(np.uint8)
+    return toy_images.smooth_images(n, seed, SIDE, sigma=1.5, mean=128)
 
 
 def test_zero_frequency_is_centred_and_checkerboard_lands_at_nyquist():

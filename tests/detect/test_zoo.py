@@ -5,10 +5,11 @@ and the shipped default detector loads with its calibration."""
 import json
 from pathlib import Path
 
+import detect_toy_images as toy_images
 import numpy as np
 import pytest
 import torch
-from scipy.ndimage import gaussian_filter
+from detect_toy_images import with_checkerboard
 
 from ganforge.detect import DetectError, DetectorSettings, load_detector, save_detector, score_sets, split
 from ganforge.detect import zoo as zoo_module
@@ -23,16 +24,7 @@ SHIPPED = Path(__file__).resolve().parents[2] / "src" / "ganforge" / "weights" /
 
 
 def smooth_images(n, seed):
-    """Blurred noise blobs, uint8 [n, 1, SIDE, SIDE]: 'real' images with little high-frequency energy."""
-    rng = np.random.RandomState(seed)
-    fields = gaussian_filter(rng.randn(n, SIDE, SIDE), sigma=(0, 2, 2))
-    fields = fields / fields.std() * 50 + 110
-    return np.clip(fields, 0, 255).round().astype(np.uint8)[:, None]
-
-
-def with_checkerboard(images, amplitude):
-    board = np.indices((SIDE, SIDE)).sum(0) % 2 * 2 - 1
-    return np.clip(images.astype(np.int32) + amplitude * board, 0, 255).astype(np.uint8)
+    return toy_images.smooth_images(n, seed, SIDE, sigma=2, mean=110)
 
 
 @pytest.mark.parametrize(
