@@ -87,11 +87,23 @@ def start_neighbour() -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", "while True: pass"])
 
 
-def run_round(steps: int) -> dict[str, dict]:
+def round_order(index: int) -> list[tuple]:
+    """The conditions for round ``index``: idle ones first (the neighbour starts once), and
+    within each group every other round reversed, so no condition always runs first: identical
+    runs differ by up to 20 % from one process to the next here, and a fixed order would turn a
+    slow first slot into a difference between conditions."""
+    idle = [c for c in CONDITIONS if not c[1]]
+    busy = [c for c in CONDITIONS if c[1]]
+    if index % 2:
+        idle, busy = idle[::-1], busy[::-1]
+    return idle + busy
+
+
+def run_round(steps: int, index: int = 0) -> dict[str, dict]:
     """Every condition once; the neighbour lives only through the busy ones, and dies on errors."""
     results, neighbour = {}, None
     try:
-        for name, busy, threads, env_extra in CONDITIONS:
+        for name, busy, threads, env_extra in round_order(index):
             if busy and neighbour is None:
                 neighbour = start_neighbour()
             results[name] = measure(steps, threads, env_extra)
@@ -137,7 +149,7 @@ def main() -> int:
     rounds = []
     for i in range(args.repeats):
         print(f"round {i + 1}/{args.repeats} ({args.steps} steps per condition)", flush=True)
-        rounds.append(run_round(args.steps))
+        rounds.append(run_round(args.steps, i))
     table = summarise(rounds)
     load_after = os.getloadavg()
     print(f"\nload average (1 min): before {load_before[0]:.2f}, after {load_after[0]:.2f}")
