@@ -6,10 +6,10 @@ import json
 import numpy as np
 import pytest
 import torch
+from cli_exit import cli
 from safetensors.torch import load_file
 
 from ganforge.checkpoint import load_checkpoint
-from ganforge.cli import main
 from ganforge.config import DataConfig
 from ganforge.data import DataError, load_dataset
 from ganforge.training.log import read_metrics
@@ -49,12 +49,6 @@ def private_cache(tmp_path, monkeypatch):
         load_dataset(DataConfig(name="fashion-mnist", split="test", download=False))
     except DataError:
         pytest.skip("Fashion-MNIST files are not on this machine")
-
-
-def cli(*argv):
-    with pytest.raises(SystemExit) as done:
-        main([str(a) for a in argv])
-    return done.value.code
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,10 @@ import json
 import numpy as np
 import pytest
 import torch
+from cli_exit import cli
 from PIL import Image
 from scipy.ndimage import gaussian_filter
 
-from ganforge.cli import main
 from ganforge.data.batches import to_unit_range
 from ganforge.detect import DetectError, PixelDetector, SpectrumDetector, load_detector, shipped
 from ganforge.detect.heatmap import evidence_map, pooled_head
@@ -26,12 +26,6 @@ def images(n, seed, board=0, side=SIDE):
     fields = gaussian_filter(rng.randn(n, side, side), sigma=(0, 1.5, 1.5))
     fields = fields / fields.std() * 50 + 128 + board * (np.indices((side, side)).sum(0) % 2 * 2 - 1)
     return np.clip(fields, 0, 255).round().astype(np.uint8)
-
-
-def cli(*argv):
-    with pytest.raises(SystemExit) as stop:
-        main([str(a) for a in argv])
-    return stop.value.code
 
 
 @pytest.fixture(scope="module")
