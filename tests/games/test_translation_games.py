@@ -6,14 +6,13 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from tiny_translation import SIZE, tiny_translation
 
 from ganforge.config import ConfigError, load_config
 from ganforge.games import GAMES
 from ganforge.models.translation import build_generator
 from ganforge.training.distributed import DistContext
 from ganforge.training.speed import SpeedPlan
-
-SIZE = 16
 
 
 @pytest.fixture(scope="module")
@@ -23,20 +22,10 @@ def folders(tmp_path_factory, write_pairs):
 
 
 def _game(name, folders, *overrides, seed=0):
-    data = "unpaired" if name == "cyclegan" else "paired"
     cfg = load_config(
         None,
         [
-            f"data.name={data}",
-            f"data.root={folders / data}",
-            f"data.image_size={SIZE}",
-            "data.channels=3",
-            "model.g_width=4",
-            "model.d_width=4",
-            "model.res_blocks=1",
-            "train.batch_size=4",
-            "train.loss=lsgan",
-            "train.pool_size=6",
+            *tiny_translation(name, folders),
             "train.lr_g=0.002",
             "train.lr_d=0.002",
             f"run.seed={seed}",

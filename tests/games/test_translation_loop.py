@@ -9,6 +9,7 @@ import signal
 import numpy as np
 import pytest
 import torch
+from tiny_translation import SIZE, tiny_translation
 
 from ganforge.checkpoint import latest_checkpoint, load_checkpoint
 from ganforge.cli import main
@@ -21,7 +22,6 @@ from ganforge.training import train
 from ganforge.training.log import read_metrics
 from ganforge.training.loop import TrainingDiverged, lr_factor
 
-SIZE = 16
 GAMES = {"cyclegan": CycleGAN, "pix2pix": Pix2Pix}
 
 
@@ -44,16 +44,9 @@ def config(game, pairs, run_dir, *overrides, data=None):
             f"run.dir={run_dir}",
             "run.progress=false",
             f"model.name={game}",
+            *tiny_translation(game, pairs),
             f"data.name={data}",
             f"data.root={pairs / data}",
-            f"data.image_size={SIZE}",
-            "data.channels=3",
-            "model.g_width=4",
-            "model.d_width=4",
-            "model.res_blocks=1",
-            "train.batch_size=4",
-            "train.loss=lsgan",
-            "train.pool_size=6",
             "train.steps=8",
             "train.log_every=2",
             "train.sample_every=1000",
