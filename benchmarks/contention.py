@@ -45,27 +45,24 @@ CONDITIONS = [
 
 
 def child(steps: int, threads: str, run_dir: str) -> None:
-    """Train once and print {"steps_per_s", "threads_history"} as JSON on the last line."""
+    """Train once and print the speed, the thread count at each log row, and (threads_idle_ab's
+    accounting) the sum of step intervals and the share of time the probes cost, as JSON."""
     import torch
+    from threads_idle_ab import probe_cost, timed_train
 
-    from ganforge.config import load_config
-    from ganforge.training import train
     from ganforge.training.threads import usable_cores
 
     threads = str(usable_cores()) if threads == "cores" else threads
-    overrides = [
-        f"run.dir={run_dir}",
-        "run.progress=false",
-        f"run.threads={threads}",
-        f"train.steps={steps}",
-        "eval.every=0",
-    ]
     counts = []
-    state = train(
-        load_config(PRESET, overrides),
-        on_log=lambda state, row: counts.append(torch.get_num_threads()),
-    )
-    print(json.dumps({"steps_per_s": steps / state.elapsed_seconds, "threads_at_log_rows": counts}))
+    on_log = lambda state, row: counts.append(torch.get_num_threads())  # noqa: E731
+    run = timed_train(threads, steps, run_dir, on_log=on_log)
+    result = {
+        "steps_per_s": steps / run["elapsed"],
+        "threads_at_log_rows": counts,
+        "interval_total": run["total"],
+        "probe_cost": probe_cost(run) if len(run["by_count"]) > 1 else 0.0,
+    }
+    print(json.dumps(result))
 
 
 def measure(steps: int, threads: str, env_extra: dict[str, str]) -> dict:
@@ -107,7 +104,9 @@ def run_round(steps: int, index: int = 0) -> dict[str, dict]:
             if busy and neighbour is None:
                 neighbour = start_neighbour()
             results[name] = measure(steps, threads, env_extra)
-            print(f"  {name:<38} {results[name]['steps_per_s']:6.1f} steps/s", flush=True)
+            row = results[name]
+            probe = f", probes {row['probe_cost'] * 100:.1f} % of it" if row["probe_cost"] else ""
+            print(f"  {name:<38} {row['steps_per_s']:6.1f} steps/s{probe}", flush=True)
     finally:
         if neighbour is not None:
             neighbour.kill()
