@@ -8,10 +8,11 @@ of the task: if THIS stays far from the target, the generator (or the data, or t
 is the obstacle, not the unpaired game.
 
 ``--generator``: ``resnet`` / ``unet`` (the translation generators, ``--width``,
-``--res-blocks``) or ``pixel`` (1x1 convolutions only: a per-pixel function, the smallest net
-that can represent a colour map). It also prints how much the generator's output changes when
-the input's gray levels are scaled (``brightness_change``): a generator that cannot see
-absolute gray levels gives 0 and cannot learn a colour map of gray level.
+``--res-blocks``), ``pixel`` (1x1 convolutions only: a per-pixel function, the smallest net
+that can represent a colour map) or ``unet-pixel`` (the U-Net with ``model.pixel_path``).
+It also prints how much the generator's output changes when the input's gray levels are
+scaled (``brightness_change``): a generator that cannot see absolute gray levels gives 0 and
+cannot learn a colour map of gray level.
 
     PYTHONPATH=src OMP_NUM_THREADS=1 python benchmarks/translation_supervised.py \
         --pair fmnist-tint --generator resnet --width 16 --res-blocks 3 --steps 300 --lr 2e-3
@@ -52,8 +53,10 @@ def pixel_net(in_channels: int, out_channels: int, hidden: int = 32) -> nn.Modul
 def make_generator(args, channels: tuple[int, int], size: int) -> nn.Module:
     if args.generator == "pixel":
         return pixel_net(*channels)
-    meta = generator_meta(args.generator, *channels, size, args.width, args.res_blocks)
-    return build_generator(meta)
+    kind, pixel_path = ("unet", True) if args.generator == "unet-pixel" else (args.generator, False)
+    return build_generator(
+        generator_meta(kind, *channels, size, args.width, args.res_blocks, pixel_path=pixel_path)
+    )
 
 
 @torch.no_grad()
@@ -72,7 +75,7 @@ def brightness_change(G: nn.Module, images: torch.Tensor) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pair", default="fmnist-tint", choices=("fmnist-tint", "fmnist-edges"))
-    parser.add_argument("--generator", default="resnet", choices=("resnet", "unet", "pixel"))
+    parser.add_argument("--generator", default="resnet", choices=("resnet", "unet", "unet-pixel", "pixel"))
     parser.add_argument("--width", type=int, default=16, help="ngf")
     parser.add_argument("--res-blocks", type=int, default=3)
     parser.add_argument("--steps", type=int, default=300)

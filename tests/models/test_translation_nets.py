@@ -127,3 +127,58 @@ def test_unet_generator_sees_absolute_gray_levels():
     x = torch.rand(2, 3, 28, 28) * 2 - 1
     out = G(x)
     assert (out - G(_dimmer(x))).abs().mean() > 0.1 * out.std()
+
+
+def test_unet_pixel_path_is_a_per_pixel_route_and_rebuilds_from_its_metadata():
+    torch.manual_seed(0)
+    meta = generator_meta("unet", 1, 3, 28, width=4, pixel_path=True)
+    G = build_generator(meta)
+    x = torch.rand(2, 1, 28, 28) * 2 - 1
+    out = G(x)
+    assert out.shape == (2, 3, 28, 28) and out.abs().max() <= 1
+    rebuilt = build_generator(meta)
+    rebuilt.load_state_dict(G.state_dict())
+    assert torch.equal(rebuilt(x), out)
+    # With the U-Net's own weights at zero only the pixel path is left: changing one input
+    # pixel then changes that output pixel and no other (the plain U-Net's output is constant).
+    with torch.no_grad():
+        for p in G.model.parameters():
+            p.zero_()
+    poked = x.clone()
+    poked[0, 0, 5, 7] = -x[0, 0, 5, 7]
+    changed = (G(poked) - G(x)).abs().sum(1)[0] > 0
+    assert changed[5, 7] and changed.sum() == 1
+
+
+def test_unet_pixel_path_learns_a_colour_map_of_gray_level_faster():
+    # A per-pixel colour map (the kind fmnist-tint is), fitted with L1 for 200 steps: the pixel
+    # path reaches a lower error than the plain U-Net from the same seed.
+    def fit(pixel_path):
+        torch.manual_seed(0)
+        G = build_generator(generator_meta("unet", 1, 3, 16, width=4, pixel_path=pixel_path))
+        optimizer = torch.optim.Adam(G.parameters(), 2e-3, betas=(0.5, 0.999))
+        data = torch.Generator().manual_seed(1)
+        for _ in range(200):
+            x = torch.rand(8, 1, 16, 16, generator=data) * 2 - 1
+            target = torch.cat([x, x.abs() * 2 - 1, -x], 1)  # a non-linear map of each pixel's level
+            loss = (G(x) - target).abs().mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        return loss.item()
+
+    plain, pixel = fit(False), fit(True)
+    assert pixel < 0.8 * plain, (plain, pixel)  # measured: 0.22 against 0.31
+
+
+def test_pixel_path_is_refused_for_the_resnet_generator():
+    with pytest.raises(
+        ModelConfigError, match=r"model.pixel_path is a U-Net option; set model.generator=unet"
+    ):
+        generator_meta("resnet", 3, 3, 28, 8, pixel_path=True)
+    assert (
+        build_generator(
+            {k: v for k, v in generator_meta("unet", 1, 1, 28, 4).items() if k != "pixel_path"}
+        ).pixel
+        is None
+    )  # metadata saved before the option existed rebuilds the plain U-Net
