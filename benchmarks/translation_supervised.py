@@ -9,7 +9,7 @@ is the obstacle, not the unpaired game.
 
 ``--generator``: ``resnet`` / ``unet`` (the translation generators, ``--width``,
 ``--res-blocks``), ``pixel`` (1x1 convolutions only: a per-pixel function, the smallest net
-that can represent a colour map) or ``unet-pixel`` (the U-Net with ``model.pixel_path``).
+that can represent a colour map) or ``unet-pixel`` (a probe: the U-Net plus a per-pixel path).
 It also prints how much the generator's output changes when the input's gray levels are
 scaled (``brightness_change``): a generator that cannot see absolute gray levels gives 0 and
 cannot learn a colour map of gray level.
@@ -50,13 +50,30 @@ def pixel_net(in_channels: int, out_channels: int, hidden: int = 32) -> nn.Modul
     )
 
 
+class UnetWithPixelPath(nn.Module):
+    """A probe, not a shipped generator: the U-Net's output before its tanh plus a per-pixel
+    path (1x1 convolutions, PyTorch's default init) from the input, then the tanh. The U-Net's
+    last layer is a stride-2 transposed convolution of half-resolution features, so a per-pixel
+    colour map has to be rebuilt from 4x4 neighbourhoods; the extra path is a direct route."""
+
+    def __init__(self, unet: nn.Module, in_channels: int, out_channels: int, hidden: int = 16):
+        super().__init__()
+        unet.model.model[-1] = nn.Identity()  # the outermost level's final tanh
+        self.unet = unet
+        self.pixel = nn.Sequential(
+            nn.Conv2d(in_channels, hidden, 1), nn.ReLU(), nn.Conv2d(hidden, out_channels, 1)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.unet(x) + self.pixel(x))
+
+
 def make_generator(args, channels: tuple[int, int], size: int) -> nn.Module:
     if args.generator == "pixel":
         return pixel_net(*channels)
-    kind, pixel_path = ("unet", True) if args.generator == "unet-pixel" else (args.generator, False)
-    return build_generator(
-        generator_meta(kind, *channels, size, args.width, args.res_blocks, pixel_path=pixel_path)
-    )
+    kind = "unet" if args.generator == "unet-pixel" else args.generator
+    G = build_generator(generator_meta(kind, *channels, size, args.width, args.res_blocks))
+    return UnetWithPixelPath(G, *channels) if args.generator == "unet-pixel" else G
 
 
 @torch.no_grad()

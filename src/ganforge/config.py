@@ -107,8 +107,6 @@ class ModelConfig:
     res_blocks: int | None = field(default=None, metadata=FIXED)
     # PatchGAN stride-2 layers; None: 3 (70 px patches) from 128 px, 2 from 48 px, 1 below
     d_layers: int | None = field(default=None, metadata=FIXED)
-    # unet G only: add a per-pixel path (1x1 convs from the input to the output); not in the papers
-    pixel_path: bool = field(default=False, metadata=FIXED)
 
 
 @dataclass

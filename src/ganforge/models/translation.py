@@ -48,16 +48,10 @@ def generator_meta(
     res_blocks: int | None = None,
     norm: str = "instance",
     dropout: bool = False,
-    pixel_path: bool = False,
 ) -> dict[str, Any]:
-    """Everything ``build_generator`` needs, as plain JSON-able values (``res_blocks`` resolved).
-
-    ``pixel_path``: the U-Net's optional per-pixel path (``models/unet.py``); U-Net only.
-    """
+    """Everything ``build_generator`` needs, as plain JSON-able values (``res_blocks`` resolved)."""
     if kind not in GENERATORS:
         raise ModelConfigError(f"model.generator={kind!r} is not a generator; choose one of: resnet, unet")
-    if pixel_path and kind != "unet":
-        raise ModelConfigError(f"model.pixel_path is a U-Net option; set model.generator=unet (got {kind})")
     if kind == "resnet" and res_blocks is None:
         res_blocks = default_res_blocks(image_size)
     if res_blocks is not None and res_blocks < 0:
@@ -71,7 +65,6 @@ def generator_meta(
         "res_blocks": res_blocks if kind == "resnet" else None,
         "norm": norm,
         "dropout": dropout,
-        "pixel_path": pixel_path,
     }
 
 
@@ -90,7 +83,6 @@ def build_generator(meta: dict[str, Any]) -> nn.Module:
             meta["width"],
             norm=meta["norm"],
             dropout=meta["dropout"],
-            pixel_path=meta.get("pixel_path", False),  # absent in generators saved before it existed
         )
     else:
         raise ModelConfigError(f"unknown generator {meta['generator']!r} in the saved metadata")

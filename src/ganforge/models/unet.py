@@ -12,12 +12,6 @@ Depth from the size: ``ceil(log2(image_size))`` levels, so 32 px gets 5 (1x1 bot
 power of two (28 px) is reflection-padded to the next one (32) on the way in and cropped back
 on the way out, so 28 px gets the 32 px network and its 1x1 bottleneck. Above 256 px the depth
 stays 8 and the bottleneck grows.
-
-``pixel_path`` (off by default; not in the reference): the output before the tanh gets a
-per-pixel function of the input added, two 1x1 convolutions (ngf hidden channels). The U-Net's
-last layer is a stride-2 transposed convolution of half-resolution features, so a map of each
-pixel's own value (fmnist-tint's colour map) must be rebuilt from 4x4 neighbourhoods, which
-blurs it; the extra path gives it a direct route (docs/translation.md, "Results").
 """
 
 from __future__ import annotations
@@ -54,7 +48,6 @@ class SkipBlock(nn.Module):
         in_channels: int | None = None,
         out_channels: int | None = None,
         dropout: bool = False,
-        tanh: bool = True,
     ):
         super().__init__()
         self.outermost = out_channels is not None
@@ -62,7 +55,7 @@ class SkipBlock(nn.Module):
         down = nn.Conv2d(in_channels or outer, inner, 4, stride=2, padding=1, bias=bias)
         if self.outermost:
             up = nn.ConvTranspose2d(inner * 2, out_channels, 4, stride=2, padding=1)
-            layers = [down, sub, nn.ReLU(True), up, nn.Tanh() if tanh else nn.Identity()]
+            layers = [down, sub, nn.ReLU(True), up, nn.Tanh()]
         elif sub is None:  # innermost: no norm on the 1x1 bottleneck, no skip below
             up = nn.ConvTranspose2d(inner, outer, 4, stride=2, padding=1, bias=bias)
             layers = [nn.LeakyReLU(0.2, True), down, nn.ReLU(True), up, _norm(norm, outer)]
@@ -83,7 +76,7 @@ class UnetGenerator(nn.Module):
 
     ``image_size`` fixes the depth (see the module docstring); other sizes run too when they
     are multiples of ``2 ** depth`` after the same padding. ``norm``: "batch" (the reference's
-    pix2pix default) or "instance". ``pixel_path``: add the per-pixel path (module docstring).
+    pix2pix default) or "instance".
     """
 
     def __init__(
@@ -94,7 +87,6 @@ class UnetGenerator(nn.Module):
         width: int = 64,
         norm: str = "batch",
         dropout: bool = True,
-        pixel_path: bool = False,
     ):
         super().__init__()
         self.depth = unet_depth(image_size)
@@ -105,14 +97,7 @@ class UnetGenerator(nn.Module):
             # the reference's dropout levels: 8 ngf both sides, below the 4 ngf level
             use_dropout = dropout and channels[d - 1] == width * 8
             block = SkipBlock(channels[d - 1], channels[d], block, norm, dropout=use_dropout)
-        self.model = SkipBlock(
-            width, channels[1], block, norm, in_channels, out_channels, tanh=not pixel_path
-        )
-        self.pixel = None
-        if pixel_path:  # the tanh moves after the sum (forward)
-            self.pixel = nn.Sequential(
-                nn.Conv2d(in_channels, width, 1), nn.ReLU(True), nn.Conv2d(width, out_channels, 1)
-            )
+        self.model = SkipBlock(width, channels[1], block, norm, in_channels, out_channels)
 
     def forward(self, x: Tensor) -> Tensor:
         height, width = x.shape[-2:]
@@ -120,8 +105,6 @@ class UnetGenerator(nn.Module):
         pad_h, pad_w = (-height) % step, (-width) % step
         if pad_h or pad_w:  # e.g. 28 -> 32: reflect, run, crop back
             top, left = pad_h // 2, pad_w // 2
-            padded = F.pad(x, (left, pad_w - left, top, pad_h - top), mode="reflect")
-            out = self.model(padded)[..., top : top + height, left : left + width]
-        else:
-            out = self.model(x)
-        return out if self.pixel is None else torch.tanh(out + self.pixel(x))
+            x = F.pad(x, (left, pad_w - left, top, pad_h - top), mode="reflect")
+            return self.model(x)[..., top : top + height, left : left + width]
+        return self.model(x)
