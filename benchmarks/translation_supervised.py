@@ -8,10 +8,11 @@ of the task: if THIS stays far from the target, the generator (or the data, or t
 is the obstacle, not the unpaired game.
 
 ``--generator``: ``resnet`` / ``unet`` (the translation generators, ``--width``,
-``--res-blocks``) or ``pixel`` (1x1 convolutions only: a per-pixel function, the smallest net
-that can represent a colour map). It also prints how much the generator's output changes when
-the input's gray levels are scaled (``brightness_change``): a generator that cannot see
-absolute gray levels gives 0 and cannot learn a colour map of gray level.
+``--res-blocks``), ``pixel`` (1x1 convolutions only: a per-pixel function, the smallest net
+that can represent a colour map) or ``unet-pixel`` (a probe: the U-Net plus a per-pixel path).
+It also prints how much the generator's output changes when the input's gray levels are
+scaled (``brightness_change``): a generator that cannot see absolute gray levels gives 0 and
+cannot learn a colour map of gray level.
 
     PYTHONPATH=src OMP_NUM_THREADS=1 python benchmarks/translation_supervised.py \
         --pair fmnist-tint --generator resnet --width 16 --res-blocks 3 --steps 300 --lr 2e-3
@@ -49,11 +50,30 @@ def pixel_net(in_channels: int, out_channels: int, hidden: int = 32) -> nn.Modul
     )
 
 
+class UnetWithPixelPath(nn.Module):
+    """A probe, not a shipped generator: the U-Net's output before its tanh plus a per-pixel
+    path (1x1 convolutions, PyTorch's default init) from the input, then the tanh. The U-Net's
+    last layer is a stride-2 transposed convolution of half-resolution features, so a per-pixel
+    colour map has to be rebuilt from 4x4 neighbourhoods; the extra path is a direct route."""
+
+    def __init__(self, unet: nn.Module, in_channels: int, out_channels: int, hidden: int = 16):
+        super().__init__()
+        unet.model.model[-1] = nn.Identity()  # the outermost level's final tanh
+        self.unet = unet
+        self.pixel = nn.Sequential(
+            nn.Conv2d(in_channels, hidden, 1), nn.ReLU(), nn.Conv2d(hidden, out_channels, 1)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.unet(x) + self.pixel(x))
+
+
 def make_generator(args, channels: tuple[int, int], size: int) -> nn.Module:
     if args.generator == "pixel":
         return pixel_net(*channels)
-    meta = generator_meta(args.generator, *channels, size, args.width, args.res_blocks)
-    return build_generator(meta)
+    kind = "unet" if args.generator == "unet-pixel" else args.generator
+    G = build_generator(generator_meta(kind, *channels, size, args.width, args.res_blocks))
+    return UnetWithPixelPath(G, *channels) if args.generator == "unet-pixel" else G
 
 
 @torch.no_grad()
@@ -72,7 +92,7 @@ def brightness_change(G: nn.Module, images: torch.Tensor) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pair", default="fmnist-tint", choices=("fmnist-tint", "fmnist-edges"))
-    parser.add_argument("--generator", default="resnet", choices=("resnet", "unet", "pixel"))
+    parser.add_argument("--generator", default="resnet", choices=("resnet", "unet", "unet-pixel", "pixel"))
     parser.add_argument("--width", type=int, default=16, help="ngf")
     parser.add_argument("--res-blocks", type=int, default=3)
     parser.add_argument("--steps", type=int, default=300)

@@ -162,6 +162,10 @@ class TrainConfig:
     identity_weight: float = field(default=0.5, metadata=FIXED)
     # cyclegan: generated images each D's history pool holds (Shrivastava et al. 2017); 0: no pool
     pool_size: int = field(default=50, metadata=FIXED)
+    # cyclegan: std (on the [-1, 1] scale) of Gaussian noise added to each translation before the
+    # reverse G reconstructs it, in the cycle loss only, so G cannot hide its input in faint
+    # detail (Bashkirova et al. 2019; docs/translation.md); 0: off, the paper's cycle loss
+    cycle_noise: float = field(default=0.0, metadata=FIXED)
     l1_weight: float = field(default=100.0, metadata=FIXED)  # pix2pix: lambda of the L1 term
 
 

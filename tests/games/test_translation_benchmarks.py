@@ -16,7 +16,13 @@ def bench(monkeypatch):
     monkeypatch.syspath_prepend(str(BENCH))  # the scripts import their siblings by name
     monkeypatch.chdir(BENCH.parent)  # presets are found relative to the repository root
     yield
-    for name in ("translation_table", "translation_own_pair", "throughput_cyclegan", "cyclegan_reference"):
+    for name in (
+        "translation_table",
+        "translation_own_pair",
+        "throughput_cyclegan",
+        "cyclegan_reference",
+        "translation_tint_errors",
+    ):
         sys.modules.pop(name, None)
 
 
@@ -71,3 +77,22 @@ def test_cyclegan_throughput_trains_through_the_loop(bench, monkeypatch):
     (seconds,) = measured["seconds_per_step"]["ganforge-fp32"]
     assert np.isfinite(seconds) and seconds > 0
     assert "precision=fp32" in measured["plans"]["ganforge-fp32"]
+
+
+def test_tint_errors_split_a_wrong_map_from_blur(bench, capsys):
+    import translation_tint_errors as tint
+
+    rng = np.random.default_rng(0)
+    gray = rng.choice([0, 64, 128, 192], (4, 8, 8)).astype(np.uint8)  # ~64 pixels per level
+    true = np.repeat(gray[:, None].astype(np.float64), 3, 1)
+    tint.split_by_level(gray, true + 10, true)  # the same wrong colour for every level, no spread
+    lines = capsys.readouterr().out.splitlines()
+    assert (
+        lines[0] == f"MAE {10 / 255:.4f}"
+        and lines[1].endswith(f"{10 / 255:.4f}")
+        and lines[2].endswith("0.0000")
+    )
+    noisy = true + rng.choice([-10.0, 10.0], true.shape)  # right on average per level, scattered
+    tint.split_by_level(gray, noisy, true)
+    lines = capsys.readouterr().out.splitlines()
+    assert float(lines[1].split()[-1]) < 0.5 * float(lines[0].split()[-1])

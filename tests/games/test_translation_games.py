@@ -94,13 +94,17 @@ def _restore(game, state):
     torch.set_rng_state(state["rng"])
 
 
-@pytest.mark.parametrize("name", ["cyclegan", "pix2pix"])
-def test_state_round_trip_continues_bit_identically(folders, name):
-    straight = _game(name, folders)
+@pytest.mark.parametrize(
+    ("name", "overrides"),
+    [("cyclegan", ()), ("cyclegan", ("train.cycle_noise=0.3",)), ("pix2pix", ())],
+    ids=["cyclegan", "cyclegan-noise", "pix2pix"],
+)
+def test_state_round_trip_continues_bit_identically(folders, name, overrides):
+    straight = _game(name, folders, *overrides)
     _run(straight, 9)  # past the pool's fill (6 images) and an epoch boundary (24 / 4 = 6)
     saved = _payload(straight)
     expected = _run(straight, 5)
-    resumed = _game(name, folders, seed=0)
+    resumed = _game(name, folders, *overrides, seed=0)
     _run(resumed, 2)  # a different state that the restore must overwrite entirely
     _restore(resumed, saved)
     assert _run(resumed, 5) == expected
@@ -161,3 +165,38 @@ def test_channels_last_plan_runs(folders):
 def test_negative_weights_are_refused(folders):
     with pytest.raises(ConfigError, match=r"train.cycle_weight must be >= 0 \(0 turns it off\), got -1.0"):
         _game("cyclegan", folders, "train.cycle_weight=-1")
+    with pytest.raises(ConfigError, match=r"train.cycle_noise must be >= 0 \(0 turns it off\), got -0.1"):
+        _game("cyclegan", folders, "train.cycle_noise=-0.1")
+
+
+def _traced_iteration(folders, *overrides):
+    """One CycleGAN iteration, recording G_AB's outputs and G_BA's inputs in call order."""
+    game = _game("cyclegan", folders, *overrides)
+    outputs_ab, inputs_ba = [], []
+    game.G_AB.register_forward_hook(lambda net, args, out: outputs_ab.append(out.detach().clone()))
+    game.G_BA.register_forward_hook(lambda net, args, out: inputs_ba.append(args[0].detach().clone()))
+    stats = game.iteration()
+    return game, outputs_ab, inputs_ba, stats
+
+
+def test_cycle_noise_reaches_the_reverse_generator_only(folders):
+    # G_BA's calls in the G step: G_BA(b) (the fake A), G_BA(G_AB(a) + noise) (the cycle), G_BA(a) (identity)
+    game, outputs_ab, inputs_ba, _ = _traced_iteration(folders, "train.cycle_noise=0.5")
+    fake_b = outputs_ab[0]
+    noise = inputs_ba[1] - fake_b
+    assert abs(noise.std().item() - 0.5) < 0.05 and abs(noise.mean().item()) < 0.05
+    # D_B is shown the clean translation (the pool stores it as given while it fills)
+    assert torch.equal(game.pool_b.images[: len(fake_b)], fake_b)
+    # Off (the paper's cycle): the reverse generator gets the translation itself
+    _, outputs_ab, inputs_ba, _ = _traced_iteration(folders)
+    assert torch.equal(inputs_ba[1], outputs_ab[0])
+
+
+def test_cycle_noise_changes_the_cycle_loss_and_same_seed_runs_stay_bit_exact(folders):
+    plain = _traced_iteration(folders)[3]
+    noised = [_traced_iteration(folders, "train.cycle_noise=0.5")[3] for _ in range(2)]
+    assert noised[0]["loss_cycle_A"] != plain["loss_cycle_A"]
+    assert noised[0]["loss_G_AB"] == plain["loss_G_AB"]  # the adversarial terms see no noise
+    assert all(torch.equal(noised[0][key], noised[1][key]) for key in noised[0])
+    runs = [_run(_game("cyclegan", folders, "train.cycle_noise=0.5"), 3) for _ in range(2)]
+    assert runs[0] == runs[1]

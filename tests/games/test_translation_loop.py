@@ -79,10 +79,14 @@ def assert_same(a, b, where=""):
         assert a == b, where
 
 
-@pytest.mark.parametrize("game", ["cyclegan", "pix2pix"])
-def test_resume_through_ganforge_train_is_bit_exact(pairs, tmp_path, game):
+@pytest.mark.parametrize(
+    ("game", "noise"),
+    [("cyclegan", 0.0), ("cyclegan", 0.3), ("pix2pix", 0.0)],
+    ids=["cyclegan", "noise", "pix2pix"],
+)
+def test_resume_through_ganforge_train_is_bit_exact(pairs, tmp_path, game, noise):
     # lr decay from step 4 on: the resumed half must also continue the schedule.
-    extra = ("train.lr_decay_start=0.5",)
+    extra = ("train.lr_decay_start=0.5", f"train.cycle_noise={noise}")
     straight = train(config(game, pairs, tmp_path / "a", *extra))
     split = tmp_path / "b"
     (split / "checkpoints").mkdir(parents=True)

@@ -15,6 +15,9 @@ Departures from the reference, on purpose:
   the paper's choice (sec. 4).
 - D_A and D_B each have their own Adam (the reference shares one over both): the same
   updates, since Adam is per parameter, and each D's step is its own function.
+- ``train.cycle_noise`` > 0 (off by default) adds Gaussian noise to each translation before the
+  reverse G reconstructs it (``games/cycle_noise.py``: against hiding the input in the
+  translation, Bashkirova et al. 2019).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from torch import Tensor, nn
 from ganforge.config import ConfigError
 from ganforge.data.translation import load_translation
 from ganforge.games.base import Game, register_game
+from ganforge.games.cycle_noise import CycleNoise
 from ganforge.games.image_pool import ImagePool
 from ganforge.games.translation_common import (
     GRID_ROWS,
@@ -91,6 +95,7 @@ class CycleGAN(TranslationScoring, Game):
         self.batches_b = DomainBatches(data.train_b, train.batch_size, seed * 1000 + 2, device, dist)
         self.pool_a = ImagePool(train.pool_size, seed * 1000 + 3)
         self.pool_b = ImagePool(train.pool_size, seed * 1000 + 4)
+        self.cycle_noise = CycleNoise(train.cycle_noise, seed * 1000 + 5, dist.rank, dist.world_size)
         rows = min(GRID_ROWS, len(data.test_a), len(data.test_b))
         self.grid_a = data.test_a[:rows].clone()  # fixed inputs of the progress grid (uint8)
         self.grid_b = data.test_b[:rows].clone()
@@ -106,7 +111,8 @@ class CycleGAN(TranslationScoring, Game):
         """(1) Update G_AB and G_BA with the Ds frozen (Zhu et al. eq. 3, plus sec. 5.2's identity).
 
         Each G fools the D of its target domain; each image must come back through both
-        generators (cycle consistency, lambda = ``train.cycle_weight`` per direction); with
+        generators (cycle consistency, lambda = ``train.cycle_weight`` per direction; with
+        ``cycle_noise`` > 0 the reverse G gets the translation plus noise); with
         ``identity_weight`` > 0, a G given an image of its target domain should leave it alone.
         Returns the fakes (detached) for the D steps and the named losses.
         """
@@ -115,7 +121,7 @@ class CycleGAN(TranslationScoring, Game):
         G_AB, G_BA, D_A, D_B = (self.train_nets[k] for k in ("G_AB", "G_BA", "D_A", "D_B"))
         set_requires_grad([self.D_A, self.D_B], False)
         fake_b, fake_a = G_AB(real_a), G_BA(real_b)
-        rec_a, rec_b = G_BA(fake_b), G_AB(fake_a)
+        rec_a, rec_b = G_BA(self.cycle_noise(fake_b)), G_AB(self.cycle_noise(fake_a))
         # The Ds' weights get no gradient here, so their DDP wrappers must expect none.
         with distributed.no_grad_sync(D_A), distributed.no_grad_sync(D_B):
             adversarial_ab, adversarial_ba = self.loss.g(D_B(fake_b)), self.loss.g(D_A(fake_a))
@@ -169,6 +175,7 @@ class CycleGAN(TranslationScoring, Game):
             "sampler_b": self.batches_b.sampler.state_dict(),
             "pool_a": self.pool_a.state_dict(),
             "pool_b": self.pool_b.state_dict(),
+            "cycle_noise": self.cycle_noise.state_dict(),
             "grid_a": self.grid_a,
             "grid_b": self.grid_b,
         }
@@ -178,6 +185,8 @@ class CycleGAN(TranslationScoring, Game):
         self.batches_b.sampler.load_state_dict(state["sampler_b"])
         self.pool_a.load_state_dict(state["pool_a"], self.device)
         self.pool_b.load_state_dict(state["pool_b"], self.device)
+        if "cycle_noise" in state:  # checkpoints written before train.cycle_noise existed have none
+            self.cycle_noise.load_state_dict(state["cycle_noise"])
         self.grid_a, self.grid_b = state["grid_a"], state["grid_b"]
 
     @torch.no_grad()

@@ -28,8 +28,8 @@ def resolve_generator(choice: str, paper_default: str) -> str:
 
 
 def check_weights(train) -> None:
-    """The translation loss weights and pool size must not be negative (0 turns a term off)."""
-    for name in ("cycle_weight", "identity_weight", "l1_weight", "pool_size"):
+    """The translation loss weights, cycle noise and pool size must not be negative (0 turns a term off)."""
+    for name in ("cycle_weight", "identity_weight", "cycle_noise", "l1_weight", "pool_size"):
         if getattr(train, name) < 0:
             raise ConfigError(f"train.{name} must be >= 0 (0 turns it off), got {getattr(train, name)}")
 
