@@ -68,6 +68,7 @@ RUNS = {
     # learn faster (the run is budget-bound): same steps, same cost per step
     "lr4e-4": ["train.lr_g=4e-4", "train.lr_d=4e-4"],
     "lr8e-4": ["train.lr_g=8e-4", "train.lr_d=8e-4"],
+    "lr1.2e-3": ["train.lr_g=1.2e-3", "train.lr_d=1.2e-3"],
     "ttur-d4e-4": ["train.lr_d=4e-4"],
     "beta2-099": ["train.beta2=0.99"],
     "hinge": ["train.loss=hinge"],
@@ -91,6 +92,7 @@ ROWS = [
     ("+ EMA 0.999 + TTUR (lr_d 4e-4, lr_g 1e-4)", "ema999-ttur", "ema"),
     ("Adam lr 4e-4 for G and D (was 2e-4)", "lr4e-4", "exported"),
     ("Adam lr 8e-4 for G and D: **the new preset**", "lr8e-4", "exported"),
+    ("Adam lr 1.2e-3 for G and D", "lr1.2e-3", "exported"),
     ("TTUR: lr_d 4e-4, lr_g 2e-4", "ttur-d4e-4", "exported"),
     ("Adam beta2 0.99", "beta2-099", "exported"),
     ("hinge loss", "hinge", "exported"),
