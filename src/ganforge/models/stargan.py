@@ -26,9 +26,10 @@ alike in training and in inference (the reference never calls ``.eval()`` on G e
 - ``resnet`` (``StarGenerator``, the default): the reference's G, above.
 - ``skip`` (``SkipStarGenerator``, not in the paper): the reference's G with U-Net skips. The
   first stage's features (full size) and the first down-sampling's (half size) are
-  concatenated to the up-sampling path at the same size, and a 3x3 convolution with ReLU
-  mixes the full-size ones before the last 7x7 convolution, so the garment's shape need not
-  pass through the bottleneck (7x7 at 28 px). Measured (docs/stargan.md, "Phase 4"): taught
+  concatenated to the up-sampling path at the same size, and a 3x3 convolution with a bias and
+  ReLU (no norm) mixes the full-size ones with the label planes again before the last 7x7
+  convolution, so the garment's shape need not pass through the bottleneck (7x7 at 28 px)
+  and the label reaches it at full strength. Measured (docs/stargan.md, "Phase 4"): taught
   the truth directly, this G names 2x as many garments after 300 updates as the reference's,
   which dropping the first instance norm alone did not change.
 """
