@@ -46,7 +46,8 @@ def _write_translation_folders(root):
 
 @pytest.fixture(scope="session")
 def translation_run(tmp_path_factory):
-    """``translation_run(game)`` -> the folder of a 3-step run of that game (16 px, RGB)."""
+    """``translation_run(game, generator="auto")`` -> the folder of a 3-step run of that game
+    (16 px, RGB) with that ``model.generator``."""
     from ganforge.config import load_config
     from ganforge.training.loop import train
 
@@ -56,11 +57,13 @@ def translation_run(tmp_path_factory):
     data = {"cyclegan": "unpaired", "pix2pix": "paired", "stargan": "folder"}
     folder = {"cyclegan": "unpaired", "pix2pix": "paired", "stargan": "domains"}
 
-    def build(game):
-        if game not in made:
+    def build(game, generator="auto"):
+        name = game if generator == "auto" else f"{game}-{generator}"
+        if name not in made:
             cfg = load_config(
                 overrides=[
-                    f"run.dir={root / game}",
+                    f"run.dir={root / name}",
+                    f"model.generator={generator}",
                     "run.progress=false",
                     f"data.name={data[game]}",
                     f"data.root={root / 'data' / folder[game]}",
@@ -81,8 +84,8 @@ def translation_run(tmp_path_factory):
             )
             torch.manual_seed(0)
             train(cfg)
-            made[game] = root / game
-        return made[game]
+            made[name] = root / name
+        return made[name]
 
     return build
 

@@ -146,16 +146,22 @@ def export_cli(capsys, *argv):
 
 
 @pytest.mark.parametrize(
-    ("game", "direction"), [("cyclegan", "AtoB"), ("cyclegan", "BtoA"), ("stargan", None)]
+    ("game", "direction", "generator"),
+    [
+        ("cyclegan", "AtoB", "auto"),
+        ("cyclegan", "BtoA", "auto"),
+        ("stargan", None, "auto"),
+        ("stargan", None, "skip"),
+    ],
 )
-def test_translation_onnx_parity_at_two_sizes(translation_run, tmp_path, capsys, game, direction):
+def test_translation_onnx_parity_at_two_sizes(translation_run, tmp_path, capsys, game, direction, generator):
     pytest.importorskip("onnxruntime")
     import onnxruntime
 
     from ganforge.checkpoint import load_inference
     from ganforge.export import example_inputs, run_exported
 
-    run = translation_run(game)
+    run = translation_run(game, generator)
     out = tmp_path / "G.onnx"
     extra = ["--direction", direction] if direction else []
     code, captured = export_cli(capsys, "export", "--run", run, "--out", out, "--check-samples", 5, *extra)
@@ -165,6 +171,7 @@ def test_translation_onnx_parity_at_two_sizes(translation_run, tmp_path, capsys,
     names = [i.name for i in session.get_inputs()]
     assert names == (["image", "labels"] if game == "stargan" else ["image"])
     G, meta = load_inference(run, direction or "last")
+    assert meta.get("generator", "resnet") == ("skip" if generator == "skip" else "resnet")
     for n, size in ((3, 16), (1, 24), (2, 32)):  # batch, height and width all dynamic
         inputs = example_inputs(meta, n, seed=size, size=size)
         got = run_exported(out, "onnx", inputs)
@@ -221,6 +228,7 @@ def test_unet_sizes_must_be_multiples_of_its_depth():
     meta["image_size"] = 32
     assert size_factor(meta) == 32 and parity_sizes(meta) == [32, 64]
     assert size_factor({"family": "stargan", "image_size": 12}) == 4
+    assert size_factor({"family": "stargan", "generator": "skip", "image_size": 12}) == 4
 
 
 def test_a_unet_at_28_px_exports_at_its_fixed_size(tmp_path, capsys):

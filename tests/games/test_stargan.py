@@ -15,7 +15,7 @@ from ganforge.checkpoint import latest_checkpoint, load_checkpoint
 from ganforge.cli import main
 from ganforge.config import ConfigError, load_config
 from ganforge.games import GAMES
-from ganforge.models.stargan import build_generator
+from ganforge.models.stargan import StarGANConfigError, build_generator
 from ganforge.training import train
 from ganforge.training.distributed import DistContext
 from ganforge.training.log import read_metrics
@@ -73,8 +73,9 @@ def weights(game):
     }
 
 
-def test_iterations_move_the_losses(tmp_path):
-    game = build(tiny(tmp_path))
+@pytest.mark.parametrize("generator", ["auto", "skip"])
+def test_iterations_move_the_losses(tmp_path, generator):
+    game = build(tiny(tmp_path, f"model.generator={generator}"))
     assert game.domains.names == ("blue", "green", "red") and not game.domains.multi_label
     history = [{k: float(v) for k, v in game.iteration().items()} for _ in range(40)]
     first, last = history[:5], history[-5:]
@@ -177,15 +178,22 @@ def test_grid_a_row_per_input_a_column_per_domain(tmp_path):
     assert Image.open(path).size[0] < Image.open(path).size[1]  # 4 columns, 8 rows, scaled
 
 
-def test_inference_meta_rebuilds_the_generator(tmp_path):
-    game = build(tiny(tmp_path))
+@pytest.mark.parametrize("generator, kind", [("auto", "resnet"), ("resnet", "resnet"), ("skip", "skip")])
+def test_inference_meta_rebuilds_the_generator(tmp_path, generator, kind):
+    game = build(tiny(tmp_path, f"model.generator={generator}"))
     game.iteration()
     G, meta = game.inference()["generator"]
+    assert meta["generator"] == kind and type(build_generator(meta)) is type(G)
     assert meta["domain_names"] == ["blue", "green", "red"] and meta["multi_label"] is False
     rebuilt = build_generator(meta)
     rebuilt.load_state_dict(G.state_dict())
     x, c = torch.rand(2, 3, 12, 12) * 2 - 1, torch.eye(3)[[0, 2]]
     assert torch.equal(rebuilt(x, c), G(x, c))
+
+
+def test_a_generator_of_another_game_is_refused_in_one_line(tmp_path):
+    with pytest.raises(StarGANConfigError, match="model.generator='unet' is not a StarGAN generator"):
+        build(tiny(tmp_path, "model.generator=unet"))
 
 
 def test_multi_label_attributes_use_binary_cross_entropy(tmp_path, monkeypatch):
@@ -221,8 +229,10 @@ def test_the_preset_loads_and_names_its_departures_from_the_paper():
         0.5,
     )
     assert (t.lambda_cls, t.lambda_rec, t.lambda_id) == (1.0, 10.0, 0.0)  # the paper's terms
+    assert load_config(path).model.generator == "skip"  # the paper's G is the default (auto: resnet)
     header = " ".join(line for line in path.read_text().splitlines() if line.startswith("#"))
-    assert all(word in header for word in ("lsgan", "wgan-gp", "d_steps 1", "lr 4e-4", "paper 1e-4"))
+    words = ("lsgan", "wgan-gp", "d_steps 1", "lr 4e-4", "paper 1e-4", "generator skip", "G is resnet")
+    assert all(word in header for word in words)
 
 
 # --- through the training loop ------------------------------------------------------------

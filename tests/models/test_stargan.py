@@ -1,10 +1,13 @@
-"""StarGAN's networks: shapes at 28-128 px, D's depth rule, gradients, label conditioning."""
+"""StarGAN's networks: shapes at 28-128 px, D's depth rule, gradients, label conditioning, and
+the two generators (the reference's ``resnet`` and ``skip``) rebuilt from their metadata."""
 
 import pytest
 import torch
 
 from ganforge.models.stargan import (
+    SkipStarGenerator,
     StarDiscriminator,
+    StarGANConfigError,
     StarGANShapeError,
     StarGenerator,
     build_generator,
@@ -18,10 +21,14 @@ def test_discriminator_depth_rule(size, depth, side):
     assert discriminator_depth(size) == (depth, side)
 
 
+GENERATORS = [StarGenerator, SkipStarGenerator]
+
+
+@pytest.mark.parametrize("net", GENERATORS)
 @pytest.mark.parametrize("size", [28, 32, 64, 128])
-def test_shapes_and_gradients(size):
+def test_shapes_and_gradients(size, net):
     torch.manual_seed(0)
-    G = StarGenerator(3, 5, size, width=4, res_blocks=2)
+    G = net(3, 5, size, width=4, res_blocks=2)
     D = StarDiscriminator(3, 5, size, width=4)
     x = torch.rand(2, 3, size, size) * 2 - 1
     c = torch.tensor([[1.0, 0, 0, 1, 0], [0, 1, 0, 0, 1]])
@@ -36,27 +43,31 @@ def test_shapes_and_gradients(size):
         assert any(p.grad.abs().sum() > 0 for p in net.parameters())
 
 
-def test_the_label_changes_the_translation():
+@pytest.mark.parametrize("net", GENERATORS)
+def test_the_label_changes_the_translation(net):
     torch.manual_seed(0)
-    G = StarGenerator(1, 3, 28, width=4, res_blocks=1)
+    G = net(1, 3, 28, width=4, res_blocks=1)
     x = torch.rand(1, 1, 28, 28)
     a, b = G(x, torch.tensor([[1.0, 0, 0]])), G(x, torch.tensor([[0.0, 1, 0]]))
     assert (a - b).abs().max() > 1e-4
 
 
-def test_eval_mode_translates_like_training_mode():
+@pytest.mark.parametrize("net", GENERATORS)
+def test_eval_mode_translates_like_training_mode(net):
     # Instance norm must not switch to running statistics in eval mode.
     torch.manual_seed(0)
-    G = StarGenerator(1, 2, 28, width=4, res_blocks=1)
+    G = net(1, 2, 28, width=4, res_blocks=1)
     x, c = torch.rand(2, 1, 28, 28), torch.tensor([[1.0, 0], [0, 1]])
     train_out = G(x, c)
     assert torch.allclose(G.eval()(x, c), train_out)
 
 
-def test_rebuild_from_meta_round_trip():
+@pytest.mark.parametrize("kind, net", [("resnet", StarGenerator), ("skip", SkipStarGenerator)])
+def test_rebuild_from_meta_round_trip(kind, net):
     torch.manual_seed(0)
-    meta = generator_meta(3, 4, 32, 4, 1)
+    meta = generator_meta(3, 4, 32, 4, 1, kind)
     G = build_generator(meta)
+    assert type(G) is net and meta["generator"] == kind
     G2 = build_generator(meta)
     G2.load_state_dict(G.state_dict())
     x, c = torch.rand(1, 3, 32, 32), torch.eye(4)[:1]
@@ -67,3 +78,51 @@ def test_rebuild_from_meta_round_trip():
 def test_bad_sizes_fail_clearly(size):
     with pytest.raises(StarGANShapeError, match="data.image_size"):
         StarGenerator(3, 2, size)
+
+
+def test_metadata_written_before_the_generator_choice_is_the_reference_g():
+    """Runs exported before ``model.generator`` existed keep loading: no ``generator`` key."""
+    torch.manual_seed(0)
+    meta = generator_meta(3, 4, 28, 4, 1)
+    assert meta["generator"] == "resnet"
+    del meta["generator"]
+    old = StarGenerator(3, 4, 28, 4, 1)  # the weights' names of a phase-3 run: main.0.weight, ...
+    G = build_generator(meta)
+    G.load_state_dict(old.state_dict())
+    x, c = torch.rand(1, 3, 28, 28), torch.eye(4)[:1]
+    assert type(G) is StarGenerator and torch.equal(G(x, c), old(x, c))
+
+
+@pytest.mark.parametrize("kind", ["unet", "auto"])
+def test_a_generator_stargan_does_not_build_is_one_clear_error(kind):
+    with pytest.raises(StarGANConfigError, match="model.generator=.* choose one of: auto, resnet, skip"):
+        generator_meta(3, 4, 28, 4, 1, kind)
+    with pytest.raises(StarGANConfigError, match="not a StarGAN generator"):
+        build_generator({**generator_meta(3, 4, 28, 4, 1), "generator": kind})
+
+
+def copy_error(kind: str, steps: int = 60, size: int = 16) -> float:
+    """Mean |G(x, c) - x| on fresh noise after ``steps`` Adam updates teaching G to return its
+    input: pixel-scale detail that must survive G whatever the label."""
+    torch.manual_seed(0)
+    G = build_generator(generator_meta(3, 3, size, 8, 1, kind))
+    opt = torch.optim.Adam(G.parameters(), 2e-3, betas=(0.5, 0.999))
+    labels = torch.eye(3)[torch.arange(8) % 3]
+    for _ in range(steps):
+        x = torch.rand(8, 3, size, size) * 2 - 1
+        loss = (G(x, labels) - x).abs().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        x = torch.rand(16, 3, size, size) * 2 - 1
+        return (G(x, torch.eye(3)[torch.arange(16) % 3]) - x).abs().mean().item()
+
+
+def test_the_skip_generator_keeps_detail_the_reference_bottleneck_loses():
+    """The defect behind fmnist-styles' blurred garments (docs/stargan.md, "Phase 4"): in the
+    reference's G all detail passes a bottleneck of a quarter of the side, and in 60 updates it
+    learns nothing of a copy of its input (error ~0.5, an output of 0); the skips carry it."""
+    reference, skip = copy_error("resnet"), copy_error("skip")
+    assert reference > 0.45  # uniform noise on [-1, 1] vs 0: 0.5
+    assert skip < 0.7 * reference

@@ -108,7 +108,7 @@ ZOO: tuple[Member, ...] = (
         "stargan",
         "stargan-fmnist-styles.yaml",
         ("train.steps=100", "train.loss=wgan-gp", "train.gp_weight=10", "train.d_steps=5")
-        + ("train.lr_g=0.0001", "train.lr_d=0.0001"),
+        + ("train.lr_g=0.0001", "train.lr_d=0.0001", "model.generator=resnet"),
         "stargan",
     ),
 )

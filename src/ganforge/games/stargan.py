@@ -33,7 +33,7 @@ from ganforge.data.domains import Domains
 from ganforge.data.registry import DataError
 from ganforge.games.base import Game, register_game
 from ganforge.losses import get_loss
-from ganforge.models.stargan import StarDiscriminator, StarGenerator, generator_meta
+from ganforge.models.stargan import StarDiscriminator, build_generator, generator_meta
 from ganforge.training import distributed
 from ganforge.training.distributed import DistContext
 from ganforge.training.sampler import EpochSampler
@@ -65,9 +65,11 @@ class StarGANGame(Game):
         self.vectors = self.domains.vectors(self.dataset).to(device)  # float [N, K] in {0, 1}
         channels, size = self.dataset.shape[0], self.dataset.shape[1]
         res_blocks = DEFAULT_RES_BLOCKS if cfg.model.res_blocks is None else cfg.model.res_blocks
-        self.meta = generator_meta(channels, len(self.domains.names), size, cfg.model.g_width, res_blocks)
-        self.nets["G"] = StarGenerator(channels, len(self.domains.names), size, cfg.model.g_width, res_blocks)
-        self.nets["D"] = StarDiscriminator(channels, len(self.domains.names), size, cfg.model.d_width)
+        kind = "resnet" if cfg.model.generator == "auto" else cfg.model.generator  # auto: the paper's
+        domains = len(self.domains.names)
+        self.meta = generator_meta(channels, domains, size, cfg.model.g_width, res_blocks, kind)
+        self.nets["G"] = build_generator(self.meta)
+        self.nets["D"] = StarDiscriminator(channels, domains, size, cfg.model.d_width)
         t = cfg.train
         self.plan_speed(gradient_penalty=self.loss.gradient_penalty)
         self.prepare_nets()
