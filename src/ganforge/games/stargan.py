@@ -32,6 +32,7 @@ from ganforge.data.batches import to_unit_range
 from ganforge.data.domains import Domains
 from ganforge.data.registry import DataError
 from ganforge.games.base import Game, register_game
+from ganforge.games.translation_common import resolve_generator
 from ganforge.losses import get_loss
 from ganforge.models.stargan import StarDiscriminator, build_generator, generator_meta
 from ganforge.training import distributed
@@ -65,7 +66,7 @@ class StarGANGame(Game):
         self.vectors = self.domains.vectors(self.dataset).to(device)  # float [N, K] in {0, 1}
         channels, size = self.dataset.shape[0], self.dataset.shape[1]
         res_blocks = DEFAULT_RES_BLOCKS if cfg.model.res_blocks is None else cfg.model.res_blocks
-        kind = "resnet" if cfg.model.generator == "auto" else cfg.model.generator  # auto: the paper's
+        kind = resolve_generator(cfg.model.generator, paper_default="resnet")
         domains = len(self.domains.names)
         self.meta = generator_meta(channels, domains, size, cfg.model.g_width, res_blocks, kind)
         self.nets["G"] = build_generator(self.meta)

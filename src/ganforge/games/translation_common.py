@@ -1,5 +1,6 @@
 """What the translation games (cyclegan, pix2pix) share: batches drawn from a domain held on
-the device, the generator choice, the progress grid of fixed test inputs and their scorer."""
+the device, the generator choice (stargan's too), the progress grid of fixed test inputs and
+their scorer."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def to_unit(images: Tensor) -> Tensor:
 
 
 def resolve_generator(choice: str, paper_default: str) -> str:
-    """``model.generator``: ``auto`` is the game's paper default (resnet or unet)."""
+    """``model.generator``: ``auto`` is the game's paper default (resnet, or unet for pix2pix)."""
     return paper_default if choice == "auto" else choice
 
 
