@@ -84,11 +84,17 @@ def measure(mode: str, steps: int) -> dict:
     return json.loads([line for line in out.splitlines() if line.startswith("RESULT")][-1][len("RESULT") :])
 
 
+def winner_step(run: dict) -> float:
+    """The median step time at the count most of the run's steps ran with."""
+    by_count = {int(n): v for n, v in run["by_count"].items()}
+    return by_count[max(by_count, key=lambda n: by_count[n][0])][2]
+
+
 def probe_cost(run: dict) -> float:
     """Share of an auto run's time spent above what its steps would cost at the winning count."""
     by_count = {int(n): v for n, v in run["by_count"].items()}
     winner = max(by_count, key=lambda n: by_count[n][0])  # the count most steps ran with
-    step_at_winner = by_count[winner][2]
+    step_at_winner = winner_step(run)
     extra = sum(s - n_steps * step_at_winner for n, (n_steps, s, _) in by_count.items() if n != winner)
     return extra / run["total"]
 
@@ -110,20 +116,27 @@ def main() -> None:
     if args.child:
         child(args.child, args.steps, args.dir)
         return
-    ratios, costs = [], []
+    ratios, costs, steps = [], [], []
     for i in range(args.rounds):
         runs = {mode: measure(mode, args.steps) for mode in (MODES if i % 2 == 0 else MODES[::-1])}
         ratios.append(runs["pinned"]["total"] / runs["auto"]["total"])
         costs.append(probe_cost(runs["auto"]))
+        steps.append(winner_step(runs["pinned"]) / winner_step(runs["auto"]))
         print(
             f"round {i + 1:2d}: pinned {runs['pinned']['total']:6.2f} s, "
             f"auto {runs['auto']['total']:6.2f} s, "
-            f"auto speed {ratios[-1]:.3f}x pinned, probe {costs[-1] * 100:.2f} % of auto's time",
+            f"auto speed {ratios[-1]:.3f}x pinned, probe {costs[-1] * 100:.2f} % of auto's time, "
+            f"median step at the winning count {steps[-1]:.3f}x pinned's speed",
             flush=True,
         )
     q1, median, q3 = quartiles(ratios)
     print(f"auto speed vs pinned, {args.rounds} pairs: median {median:.3f}x (quartiles {q1:.3f}-{q3:.3f})")
     print(f"probe cost: median {statistics.median(costs) * 100:.2f} % of auto's training time")
+    # The order of a pair matters here (the first run of a pair tends to be the faster): the
+    # mean of the two orders' means weighs both alike.
+    by_order = [statistics.mean(ratios[k::2]) for k in (0, 1) if ratios[k::2]]
+    print(f"auto speed, mean of the two orders' means: {statistics.mean(by_order):.3f}x")
+    print(f"median step at the winning count: median {statistics.median(steps):.3f}x pinned's speed")
 
 
 if __name__ == "__main__":

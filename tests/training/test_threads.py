@@ -72,11 +72,30 @@ def test_load_leaving_is_noticed_too():
     assert tuner.current == 2
 
 
-def test_a_hopeless_candidate_costs_one_timed_step():
-    machine = FakeMachine(lambda n, i: 0.01 if n == 2 else 0.1)
+@pytest.mark.parametrize("slower", [1.6, 10])  # 1.6: one thread on an idle 2-core machine
+def test_a_clearly_slower_candidate_costs_two_timed_steps(slower):
+    machine = FakeMachine(lambda n, i: 0.01 if n == 2 else 0.01 * slower)
     tuner = machine.tuner()
     machine.run(tuner, 30)
-    assert tuner.current == 2 and machine.used.count(1) == 2  # warm-up + one timed step
+    assert tuner.current == 2 and machine.used.count(1) == 3  # warm-up + two timed steps
+
+
+def test_a_candidate_within_the_margin_is_timed_in_full():
+    machine = FakeMachine(lambda n, i: 0.01 if n == 2 else 0.012)
+    tuner = machine.tuner()
+    machine.run(tuner, 30)
+    assert tuner.current == 2 and machine.used.count(1) == 6  # warm-up + probe_steps
+
+
+def test_one_slow_step_does_not_drop_a_faster_candidate():
+    # the candidate's first timed step also wrote a checkpoint; its second is fast: it is kept
+    # probing, scores by its median and wins
+    machine = FakeMachine(lambda n, i: 0.02 if n == 2 else (0.5 if i == 8 else 0.01))
+    tuner = machine.tuner()
+    machine.run(tuner, 7)  # step 0 starts the clock, 1 warm-up, 5 timed at 2 threads
+    assert tuner.probing and machine.threads == 1
+    machine.run(tuner, 30)
+    assert tuner.current == 1 and tuner.scores[1] == pytest.approx(0.01)
 
 
 def test_noisy_drift_does_not_probe_more_than_every_min_gap_steps():
