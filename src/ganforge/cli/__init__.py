@@ -33,16 +33,17 @@ PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
 
 
 def one_line_warnings(previous):
-    """A ``warnings.showwarning`` that prints ganforge's own warnings (a skipped unreadable
-    file ...) as one line, like its errors; other packages' warnings go to ``previous``, whose
-    format says where they come from."""
+    """A ``warnings.formatwarning`` that writes ganforge's own warnings (a skipped unreadable
+    file ...) as one line, like its errors; other packages' warnings keep ``previous``, whose
+    format says where they come from. Only the format changes: a caller that records warnings
+    (``catch_warnings(record=True)``, ``pytest.warns``) still records them."""
 
-    def show(message, category, filename, lineno, file=None, line=None):
+    def format_warning(message, category, filename, lineno, line=None):
         if not str(Path(filename).resolve()).startswith(PACKAGE_DIR):
-            return previous(message, category, filename, lineno, file, line)
-        print(f"ganforge: warning: {message}", file=file or sys.stderr)
+            return previous(message, category, filename, lineno, line)
+        return f"ganforge: warning: {message}\n"
 
-    return show
+    return format_warning
 
 
 def os_error_line(err: OSError) -> str:
@@ -54,8 +55,8 @@ def os_error_line(err: OSError) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    previous = warnings.showwarning
-    warnings.showwarning = one_line_warnings(previous)
+    previous = warnings.formatwarning
+    warnings.formatwarning = one_line_warnings(previous)
     try:
         code = args.handler(args)
     except GanforgeError as err:
@@ -73,5 +74,5 @@ def main(argv: list[str] | None = None) -> None:
         print(f"ganforge: error: {os_error_line(err)}", file=sys.stderr)
         sys.exit(2)
     finally:
-        warnings.showwarning = previous
+        warnings.formatwarning = previous
     sys.exit(code or 0)
