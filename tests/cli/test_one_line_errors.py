@@ -167,3 +167,12 @@ def test_too_few_images_for_fid_says_how_many_are_needed(tmp_path, capsys):
     assert code == 2
     assert_one_line(err, "needs at least 129 images", f"{path} gives 100", "--n", "--metrics without fid")
     assert "feats_a" not in err
+
+
+def test_the_command_line_starts_without_sklearn():
+    """sklearn (imported at the top of three detect modules) cost every `ganforge` command,
+    `--help` included, 1.5-3 s of start-up; only the detectors' figures need it, so it is
+    imported where they are computed."""
+    code = "import sys; import ganforge.cli as c; c.build_parser(); print('sklearn' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "False", done.stderr
