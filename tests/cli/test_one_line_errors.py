@@ -165,7 +165,9 @@ def test_too_few_images_for_fid_says_how_many_are_needed(tmp_path, capsys):
         capsys, "eval", "--real", "digits:test", "--fake", path, "--metrics", "fid", "--feature-net", "fmnist"
     )
     assert code == 2
-    assert_one_line(err, "needs at least 129 images", f"{path} gives 100", "--n", "--metrics without fid")
+    assert_one_line(
+        err, "needs at least 129 samples", f"{path} gives 100 images", "--n", "--metrics without fid"
+    )
     assert "feats_a" not in err
 
 

@@ -93,6 +93,6 @@ def check_enough_for_fid(metrics: list[str], count: int, network, label: str) ->
     if "fid" in metrics and count <= network.dim:
         raise MetricError(
             f"FID on {network.name} features ({network.dim} dimensions) needs at least "
-            f"{network.dim + 1} images, and {label} gives {count}: use more images (--n), or "
+            f"{network.dim + 1} samples, and {label} gives {count} images: use more (--n), or "
             "--metrics without fid (kid works at small sizes)"
         )
