@@ -9,6 +9,8 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
+from pathlib import Path
 
 from ganforge import __version__
 from ganforge.errors import GanforgeError
@@ -27,8 +29,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
+
+
+def one_line_warnings(previous):
+    """A ``warnings.formatwarning`` that writes ganforge's own warnings (a skipped unreadable
+    file ...) as one line, like its errors; other packages' warnings keep ``previous``, whose
+    format says where they come from. Only the format changes: a caller that records warnings
+    (``catch_warnings(record=True)``, ``pytest.warns``) still records them."""
+
+    def format_warning(message, category, filename, lineno, line=None):
+        if not str(Path(filename).resolve()).startswith(PACKAGE_DIR):
+            return previous(message, category, filename, lineno, line)
+        return f"ganforge: warning: {message}\n"
+
+    return format_warning
+
+
+def os_error_line(err: OSError) -> str:
+    """A file the command could not read or write -> one line naming the file and the cause."""
+    names = " -> ".join(str(n) for n in (err.filename, err.filename2) if n is not None)
+    reason = err.strerror or str(err) or type(err).__name__
+    return f"cannot use {names}: {reason}" if names else reason
+
+
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
+    previous = warnings.formatwarning
+    warnings.formatwarning = one_line_warnings(previous)
     try:
         code = args.handler(args)
     except GanforgeError as err:
@@ -42,4 +70,9 @@ def main(argv: list[str] | None = None) -> None:
         # Point stdout at devnull so the interpreter's final flush does not raise again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(1)
+    except OSError as err:  # an --out in a missing or read-only folder, a full disk ...
+        print(f"ganforge: error: {os_error_line(err)}", file=sys.stderr)
+        sys.exit(2)
+    finally:
+        warnings.formatwarning = previous
     sys.exit(code or 0)

@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from sklearn.metrics import average_precision_score, roc_auc_score
 from torch import nn
 
 from ganforge.detect.calibration import balanced_threshold
@@ -69,6 +68,9 @@ def fit_calibrated(
 def held_out_scores(p_real: np.ndarray, p_fake: np.ndarray, threshold: float) -> dict:
     """ROC AUC, average precision (generated = positive) and accuracy at ``threshold``
     (a score above it is called generated), with the set sizes."""
+    # imported here: at the top, sklearn cost every `ganforge` command ~1.5-3 s of start-up
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
     truth = np.concatenate([np.zeros(len(p_real)), np.ones(len(p_fake))])
     scores = np.concatenate([p_real, p_fake])
     return {

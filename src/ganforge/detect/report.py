@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import average_precision_score, roc_auc_score
 
 from ganforge.files import atomic_write
 
@@ -94,6 +93,9 @@ def eval_figures(p_real: np.ndarray, p_fake: np.ndarray, cutoff: float) -> dict[
     """Scores of real and generated images -> accuracy at ``cutoff`` (each image counted once),
     the false-positive and true-positive rates there, ROC AUC and average precision (generated
     is the positive class; AP's chance level is the share of generated images)."""
+    # imported here: at the top, sklearn cost every `ganforge` command ~1.5-3 s of start-up
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
     truth = np.concatenate([np.zeros(len(p_real)), np.ones(len(p_fake))])
     scores = np.concatenate([p_real, p_fake])
     return {

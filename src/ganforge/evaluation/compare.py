@@ -19,6 +19,7 @@ from ganforge.evaluation.cache import real_features
 from ganforge.evaluation.context import context_scores
 from ganforge.evaluation.scoring import compute_scores, image_offers, parse_metrics, with_cards
 from ganforge.evaluation.sources import DEFAULT_N, Source, load_source
+from ganforge.metrics.errors import MetricError
 from ganforge.metrics.features import get_feature_network
 
 
@@ -53,6 +54,7 @@ def evaluate(
     say(f"features of {fake.label} ({network.name}) ...")
     n = settings.n if settings.n is not None else (DEFAULT_N if fake.kind == "run" else None)
     fake_images, notes = load_source(fake, n, settings.seed, settings.device)
+    check_enough_for_fid(metrics, len(fake_images), network, fake.label)
     fake_feats, more = network.extract(fake_images, settings.device, label=fake.label)
     notes += more
     n_fake = len(fake_feats)
@@ -83,3 +85,14 @@ def evaluate(
                 f"no real-vs-real floor: {real.label} is not a data set with both a train and a test split"
             )
     return report
+
+
+def check_enough_for_fid(metrics: list[str], count: int, network, label: str) -> None:
+    """FID fits a covariance to the network's D features: D or fewer images make it singular.
+    Said before any feature is computed, in the user's terms (images, --n, --metrics)."""
+    if "fid" in metrics and count <= network.dim:
+        raise MetricError(
+            f"FID on {network.name} features ({network.dim} dimensions) needs at least "
+            f"{network.dim + 1} samples, and {label} gives {count} images: use more (--n), or "
+            "--metrics without fid (kid works at small sizes)"
+        )

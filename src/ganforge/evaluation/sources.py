@@ -106,14 +106,25 @@ def read_folder(path: Path, n: int | None, seed: int) -> tuple[np.ndarray, list[
     if not paths:
         raise MetricError(f"{path} holds no image files")
     paths = [paths[i] for i in subset_indices(len(paths), n, seed)]
-    with Image.open(paths[0]) as first:
-        side, channels = min(first.size), 1 if first.mode in ("1", "L", "I", "I;16") else 3
+    side, channels = _first_readable_shape(paths, path)
     # Every file is center-cropped to a square and resized to the first file's side.
     images, _ = read_images(paths, side, channels, on_corrupt="skip")
     return images, [
         f"{path}: images read as {side}x{side}, {channels} channel(s) (center crop, "
         "Pillow bicubic where a file differs)"
     ]
+
+
+def _first_readable_shape(paths: list[Path], folder: Path) -> tuple[int, int]:
+    """``(side, channels)`` of the first image that opens: what the whole folder is read as.
+    An unreadable file is skipped here as ``read_images`` skips it, not a traceback."""
+    for path in paths:
+        try:
+            with Image.open(path) as image:
+                return min(image.size), 1 if image.mode in ("1", "L", "I", "I;16") else 3
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+            continue
+    raise MetricError(f"none of the {len(paths)} image files in {folder} could be read")
 
 
 def to_uint8_images(samples: torch.Tensor) -> np.ndarray:
@@ -144,6 +155,8 @@ def load_source(
             array = np.load(source.path, allow_pickle=False, mmap_mode="r")
         except (OSError, ValueError) as error:
             raise MetricError(f"cannot read {source.path} as a .npy array ({error})") from None
+        if array.ndim == 0:  # one number, not a stack of images: images_from_array names it
+            return images_from_array(np.asarray(array), source.label)
         index = subset_indices(len(array), n, seed)
         return images_from_array(np.asarray(array[index]), source.label)
     if source.kind == "folder":
