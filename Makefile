@@ -4,13 +4,17 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 RUN := runs/dcgan-fashion-mnist
+# Where torch 2.13.0 comes from. Empty: pip's configured index (on the development and CI
+# machines a local CPU wheel). On plain PyPI that version is the multi-GB CUDA build; there,
+# `make demo TORCH_INDEX=https://download.pytorch.org/whl/cpu` takes the CPU one.
+TORCH_INDEX ?=
 
 .PHONY: demo test lint install system-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	# The pinned CPU build first: an unpinned torch would pull a multi-GB CUDA build.
-	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(BIN)/pip install -q -e '.[test,lab,export]'
 	touch $(STAMP)
 

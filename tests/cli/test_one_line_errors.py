@@ -178,3 +178,13 @@ def test_the_command_line_starts_without_sklearn():
     code = "import sys; import ganforge.cli as c; c.build_parser(); print('sklearn' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "False", done.stderr
+
+
+def test_evaluator_train_advises_its_own_root_flag(tmp_path, monkeypatch, capsys):
+    """The readers' advice says `--set data.root=DIR`, train's flag; `evaluator train` has --root."""
+    monkeypatch.setenv("GANFORGE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    code, err = run_cli(capsys, "evaluator", "train", "mnist", "--root", tmp_path / "empty", "--out", tmp_path)
+    assert code == 2
+    assert_one_line(err, "--root DIR")
+    assert "--set data.root" not in err

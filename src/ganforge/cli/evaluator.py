@@ -34,20 +34,24 @@ def add_parser(subparsers):
 def run(args) -> int:
     from dataclasses import replace
 
+    from ganforge.data.registry import DataError
     from ganforge.metrics.classifier import Recipe, train_classifier
 
     recipe = Recipe(seed=args.seed)
     if args.epochs is not None:
         recipe = replace(recipe, epochs=args.epochs)
     command = "ganforge " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["evaluator"] else None
-    path, info = train_classifier(
-        args.dataset,
-        args.out,
-        recipe,
-        data_root=args.root,
-        log=lambda text: print(f"ganforge: {text}", file=sys.stderr),
-        command=command,
-    )
+    try:
+        path, info = train_classifier(
+            args.dataset,
+            args.out,
+            recipe,
+            data_root=args.root,
+            log=lambda text: print(f"ganforge: {text}", file=sys.stderr),
+            command=command,
+        )
+    except DataError as err:  # the readers' advice names train's flag; this command has --root
+        raise DataError(str(err).replace("--set data.root=DIR", "--root DIR")) from None
     print(
         f"ganforge: wrote {path} (test accuracy {info['test_accuracy']:.4f}, sha256 {info['sha256'][:16]}...)"
     )
