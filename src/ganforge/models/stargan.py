@@ -165,17 +165,18 @@ class PixelAffineHead(nn.Module):
     computed by two 1x1 convolutions from ``cues`` ``[N, F, S, S]`` (G's features, the label
     planes, the phase planes). Local affine colour transforms (Gharbi et al. 2017's HDRNet):
     a re-tint, an inversion ``1 - g`` or a row's gain (de-striping) is exact here, where G's
-    instance-normed decoder loses absolute brightness. Starts as ``clamp(base + x)``."""
+    instance-normed decoder loses absolute brightness. Starts as ``clamp(base)`` (A = 0, b = 0)."""
 
     def __init__(self, channels: int, cues: int, hidden: int):
         super().__init__()
         self.channels = channels
         self.hidden = nn.Sequential(nn.Conv2d(cues, hidden, 1), nn.ReLU(inplace=True))
         self.coefficients = nn.Conv2d(hidden, channels * channels + channels, 1)
+        # A = 0, b = 0: G starts as the skip G's clamped base. Not as a copy of its input
+        # (A = identity): that G kept copying and fooled D's classifier with faint marks
+        # (docs/stargan.md, "Phase 5").
         nn.init.zeros_(self.coefficients.weight)
-        with torch.no_grad():  # A = identity, b = 0
-            self.coefficients.bias.zero_()
-            self.coefficients.bias[: channels * channels].copy_(torch.eye(channels).flatten())
+        nn.init.zeros_(self.coefficients.bias)
 
     def forward(self, base: Tensor, x: Tensor, cues: Tensor) -> Tensor:
         coefficients = self.coefficients(self.hidden(cues))
