@@ -15,7 +15,11 @@ fault, not the game.
 
     OMP_NUM_THREADS=1 PYTHONPATH=src .venv/bin/python benchmarks/stargan_tuning.py \
         --set train.steps=600 --set train.d_steps=1 --set train.loss=lsgan [--mode supervised] \
-        [--eval-at 300,600] [--test 200] [--out grid.png]
+        [--eval-at 300,600] [--test 200] [--out grid.png] [--only phase|affine]
+
+``--only`` builds the ``skip`` G with one of ``model.generator: pixel``'s two parts (the phase
+planes or the affine head): an ablation the config cannot name. Each RESULT line also holds
+``per_change``: the garment accuracy and truth ratio of each kind of change (``eval``'s).
 """
 
 from __future__ import annotations
