@@ -15,7 +15,11 @@ fault, not the game.
 
     OMP_NUM_THREADS=1 PYTHONPATH=src .venv/bin/python benchmarks/stargan_tuning.py \
         --set train.steps=600 --set train.d_steps=1 --set train.loss=lsgan [--mode supervised] \
-        [--eval-at 300,600] [--test 200] [--out grid.png]
+        [--eval-at 300,600] [--test 200] [--out grid.png] [--only phase|affine]
+
+``--only`` builds the ``skip`` G with one of ``model.generator: pixel``'s two parts (the phase
+planes or the affine head): an ablation the config cannot name. Each RESULT line also holds
+``per_change``: the garment accuracy and truth ratio of each kind of change (``eval``'s).
 """
 
 from __future__ import annotations
@@ -41,7 +45,9 @@ from ganforge.evaluation.stargan import (
     translate_all,
     truth_scores,
 )
+from ganforge.evaluation.stargan_breakdown import change_groups, summarize
 from ganforge.games import GAMES
+from ganforge.models.stargan import SkipStarGenerator
 from ganforge.training.distributed import DistContext
 from ganforge.training.loop import lr_factor
 
@@ -77,13 +83,36 @@ def quick_scores(G, cfg, count: int, seed: int = 0) -> dict[str, float]:
     )
     out = {"scores": {}, "context": {"real_test": {}, "identity": {}}, "notes": []}
     inputs = images[src]
-    accuracy_scores(judge, domains, inputs, fake, targets, images, labels, out)
-    content_scores(fake, test.labels[pick][src], inputs, targets, labels[src], rec, "cpu", out)
+    values = accuracy_scores(judge, domains, inputs, fake, targets, images, labels, out)
+    values |= content_scores(fake, test.labels[pick][src], inputs, targets, labels[src], rec, "cpu", out)
     gray, _ = garments(dataclasses.replace(cfg.data, split="test", limit=None))
-    truth_scores(fake, inputs, render(gray[pick][src], targets), out)
+    values |= truth_scores(fake, inputs, render(gray[pick][src], targets), out)
     scores = {name: round(s["value"], 4) for name, s in out["scores"].items()}
     scores["real_garment_accuracy"] = round(out["context"]["real_test"]["garment_accuracy"], 4)
+    changes = summarize(change_groups(domains, labels[src], targets), values)
+    scores["per_change"] = {  # garment accuracy, truth ratio of each kind of change
+        name: [round(row["garment_accuracy"], 4), round(row["truth_mae_ratio"], 4)]
+        for name, row in changes.items()
+    }
     return scores
+
+
+def ablate(part: str) -> None:
+    """Build the game's G as the ``skip`` G with only ``part`` of ``model.generator: pixel``
+    (``phase`` or ``affine``): an ablation the config cannot name."""
+    import ganforge.games.stargan as stargan_game
+
+    def build(meta):
+        shape = (
+            meta["channels"],
+            meta["num_domains"],
+            meta["image_size"],
+            meta["g_width"],
+            meta["res_blocks"],
+        )
+        return SkipStarGenerator(*shape, phase=part == "phase", affine=part == "affine")
+
+    stargan_game.build_generator = build
 
 
 def main() -> None:
@@ -94,7 +123,10 @@ def main() -> None:
     parser.add_argument("--eval-at", default="", help="comma-separated steps to score at (and the last)")
     parser.add_argument("--test", type=int, default=200, help="test garments (x 11 styles); 0: no scores")
     parser.add_argument("--out", default=None, help="write the progress grid here at the end")
+    parser.add_argument("--only", choices=("phase", "affine"), help="the skip G with only this part of pixel")
     args = parser.parse_args()
+    if args.only:
+        ablate(args.only)
     torch.set_num_threads(1)
     cfg = load_config(args.config, ["run.progress=false", "run.threads=1", *args.overrides])
     torch.manual_seed(cfg.run.seed)
@@ -114,6 +146,7 @@ def main() -> None:
             result = {"step": step, "cpu_s": round(cpu, 1), "cpu_s_per_step": round(cpu / step, 4)}
             result |= quick_scores(game.G, cfg, args.test) if args.test else {}
             result |= {"load": [round(x, 1) for x in os.getloadavg()], "mode": args.mode}
+            result["only"] = args.only
             print("RESULT " + json.dumps({**result, "overrides": args.overrides}), flush=True)
     if args.out:
         game.write_grid(args.out)

@@ -152,6 +152,7 @@ def export_cli(capsys, *argv):
         ("cyclegan", "BtoA", "auto"),
         ("stargan", None, "auto"),
         ("stargan", None, "skip"),
+        ("stargan", None, "pixel"),
     ],
 )
 def test_translation_onnx_parity_at_two_sizes(translation_run, tmp_path, capsys, game, direction, generator):
@@ -171,7 +172,7 @@ def test_translation_onnx_parity_at_two_sizes(translation_run, tmp_path, capsys,
     names = [i.name for i in session.get_inputs()]
     assert names == (["image", "labels"] if game == "stargan" else ["image"])
     G, meta = load_inference(run, direction or "last")
-    assert meta.get("generator", "resnet") == ("skip" if generator == "skip" else "resnet")
+    assert meta.get("generator", "resnet") == ("resnet" if generator == "auto" else generator)
     for n, size in ((3, 16), (1, 24), (2, 32)):  # batch, height and width all dynamic
         inputs = example_inputs(meta, n, seed=size, size=size)
         got = run_exported(out, "onnx", inputs)

@@ -100,9 +100,10 @@ class ModelConfig:
     # Translation and multi-domain games (cyclegan, pix2pix, stargan) only; g_width / d_width
     # are the reference's ngf / ndf.
     # translation G; auto: resnet for cyclegan and stargan, unet for pix2pix (as in the papers);
-    # skip: stargan only (its resnet G with U-Net skips; docs/stargan.md)
+    # skip, pixel: stargan only (its resnet G with U-Net skips; pixel adds a per-pixel affine
+    # output head and phase planes; docs/stargan.md)
     generator: str = field(
-        default="auto", metadata=_choices(resumable=False, values=("auto", "resnet", "unet", "skip"))
+        default="auto", metadata=_choices(resumable=False, values=("auto", "resnet", "unet", "skip", "pixel"))
     )
     # residual blocks of the resnet G; None: 6 up to 128 px, 9 above (the reference)
     res_blocks: int | None = field(default=None, metadata=FIXED)

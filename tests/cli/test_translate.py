@@ -97,7 +97,7 @@ def test_npy_and_single_image_inputs_are_resized_to_the_run(translation_run, tmp
     assert np.load(tmp_path / "one.npy").shape == (1, 16, 16, 3)
 
 
-@pytest.mark.parametrize("generator", ["auto", "skip"])
+@pytest.mark.parametrize("generator", ["auto", "skip", "pixel"])
 def test_stargan_targets_and_the_all_grid(translation_run, tmp_path, capsys, generator):
     run = translation_run("stargan", generator)
     write_inputs(tmp_path / "in", count=4)

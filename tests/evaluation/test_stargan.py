@@ -94,6 +94,17 @@ def test_eval_on_fmnist_styles_returns_every_column(styles_run, styles_cache, tm
     assert score["truth_mae_ratio"] == pytest.approx(score["truth_mae"] / identity["truth_mae"])
     assert 0 < score["reconstruction_mae"] < 1 and score["fid_per_domain"] > real["fid_per_domain"] > 0
     assert len(report["per_domain_fid"]) == 12
+    # The breakdown: a row per target (its 275 translations: the 300 sources not in it), and
+    # the kinds of change; the rows weigh back to the overall scores.
+    per_target, per_change = report["per_target"], report["per_change"]
+    assert list(per_target) == list(report["per_domain_fid"]) and len(per_target) == 12
+    assert sum(row["n"] for row in per_target.values()) == 3300
+    for name in ("garment_accuracy", "truth_mae", "attribute_accuracy", "reconstruction_mae"):
+        mean = sum(row["n"] * row[name] for row in per_target.values()) / 3300
+        assert mean == pytest.approx(score[name], abs=1e-6)
+    assert {"red|green|blue changed", "only inverted on", "striped off"} <= set(per_change)
+    assert per_change["striped on"]["n"] + per_change["striped off"]["n"] < 3300  # some keep it
+    assert "per_target" in printed and "only striped off" in printed
 
 
 def test_the_judge_is_cached_and_the_scores_repeat(styles_run, first_report, styles_cache):

@@ -73,7 +73,7 @@ def weights(game):
     }
 
 
-@pytest.mark.parametrize("generator", ["auto", "skip"])
+@pytest.mark.parametrize("generator", ["auto", "skip", "pixel"])
 def test_iterations_move_the_losses(tmp_path, generator):
     game = build(tiny(tmp_path, f"model.generator={generator}"))
     assert game.domains.names == ("blue", "green", "red") and not game.domains.multi_label
@@ -178,7 +178,9 @@ def test_grid_a_row_per_input_a_column_per_domain(tmp_path):
     assert Image.open(path).size[0] < Image.open(path).size[1]  # 4 columns, 8 rows, scaled
 
 
-@pytest.mark.parametrize("generator, kind", [("auto", "resnet"), ("resnet", "resnet"), ("skip", "skip")])
+@pytest.mark.parametrize(
+    "generator, kind", [("auto", "resnet"), ("resnet", "resnet"), ("skip", "skip"), ("pixel", "pixel")]
+)
 def test_inference_meta_rebuilds_the_generator(tmp_path, generator, kind):
     game = build(tiny(tmp_path, f"model.generator={generator}"))
     game.iteration()

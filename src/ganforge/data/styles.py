@@ -41,10 +41,14 @@ def combinations(count: int, split: str) -> torch.Tensor:
     return torch.cat([torch.nn.functional.one_hot(tint, 3), flags], dim=1).float()
 
 
-def render(garments: torch.Tensor, attributes: torch.Tensor) -> torch.Tensor:
+def render(
+    garments: torch.Tensor, attributes: torch.Tensor, stripe_level: float = STRIPE_LEVEL
+) -> torch.Tensor:
     """Gray garments uint8 ``[N, 1, S, S]`` and attributes ``[N, 5]`` -> uint8 ``[N, 3, S, S]``.
 
-    Exactly one tint must be on per row (``DataError`` otherwise)."""
+    Exactly one tint must be on per row (``DataError`` otherwise). ``stripe_level`` is the
+    brightness kept in the dark stripes: the data set's (``STRIPE_LEVEL``) unless a probe of
+    the scoring's sensitivity draws stripes a little off (``benchmarks/stargan_sensitivity.py``)."""
     tints = attributes[:, :3]
     if not torch.all(tints.sum(1) == 1):
         raise DataError("fmnist-styles: every target needs exactly one of red, green, blue")
@@ -52,7 +56,7 @@ def render(garments: torch.Tensor, attributes: torch.Tensor) -> torch.Tensor:
     rows = torch.arange(g.shape[2])
     dark = ((rows // STRIPE_ROWS) % 2 == 1).float()[None, None, :, None]
     striped = attributes[:, 4, None, None, None]
-    g = g * (1 - striped * dark * (1 - STRIPE_LEVEL))
+    g = g * (1 - striped * dark * (1 - stripe_level))
     inverted = attributes[:, 3, None, None, None]
     g = g + inverted * (1 - 2 * g)
     colour = tints @ torch.from_numpy(TINTS)  # [N, 3]

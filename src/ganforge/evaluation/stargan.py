@@ -17,6 +17,9 @@ other than their own (the targets the game trains on), and scored:
   garment in the target style, beside identity's (output = input) and their ratio.
 - **per-domain FID** on the judge's features (the StarGAN v2 protocol): for each target, its
   translations against the target's real training images; the mean over targets.
+
+The report also splits the per-translation scores by target and by kind of change
+(``per_target``, ``per_change``: ``evaluation/stargan_breakdown.py``).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from ganforge.data.domains import Domains
 from ganforge.data.registry import DataError
 from ganforge.data.styles import garments, render, unrender
 from ganforge.errors import GanforgeError
+from ganforge.evaluation.stargan_breakdown import BREAKDOWN_COLUMNS, breakdown, format_breakdown, label_name
 from ganforge.files import atomic_write, cache_root
 from ganforge.metrics.attributes import AttributeRecipe, attribute_accuracy, fit_attribute_classifier, predict
 from ganforge.metrics.classifier import ClassifierCNN, standardize
@@ -161,11 +165,13 @@ def _add(scores: dict, name: str, value: float | None, definition: str, **parame
     scores[name] = {"value": value, "protocol": {"definition": definition, "parameters": parameters}}
 
 
-def accuracy_scores(judge, domains: Domains, inputs, fake, targets, test, test_vectors, out) -> None:
-    """Domain accuracy of the translations; of real test images; of the inputs (identity)."""
+def accuracy_scores(judge, domains: Domains, inputs, fake, targets, test, test_vectors, out) -> dict:
+    """Domain accuracy of the translations; of real test images; of the inputs (identity).
+    Returns the translations' per-translation values ``{score name: [M]}`` (the breakdown's)."""
     scores, context = out["scores"], out["context"]
     multi = domains.multi_label
-    acc = attribute_accuracy(predict(judge, fake, multi), targets, multi)
+    predicted = predict(judge, fake, multi)
+    acc = attribute_accuracy(predicted, targets, multi)
     real = attribute_accuracy(predict(judge, test, multi), test_vectors, multi)
     same = attribute_accuracy(predict(judge, inputs, multi), targets, multi)
     names = (("attribute_accuracy", "attribute"), ("all_attributes_accuracy", "all")) if multi else ()
@@ -173,10 +179,15 @@ def accuracy_scores(judge, domains: Domains, inputs, fake, targets, test, test_v
         what = "per attribute" if key == "attribute" else "whole label vector right"
         _add(scores, name, acc[key], f"judge's accuracy on translations to their targets ({what})")
         context["real_test"][name], context["identity"][name] = real[key], same[key]
+    right = (predicted == targets).float()  # [M, K]
+    if not multi:
+        return {"domain_accuracy": right.min(1).values}
+    return {"attribute_accuracy": right.mean(1), "all_attributes_accuracy": right.min(1).values}
 
 
-def content_scores(fake, garment_labels, inputs, targets, sources, rec, device, out) -> None:
+def content_scores(fake, garment_labels, inputs, targets, sources, rec, device, out) -> dict:
     """Garment class (fmnist-styles; shipped Fashion-MNIST evaluator) and reconstruction.
+    Returns the per-translation values ``{score name: [M]}`` (the breakdown's).
 
     The evaluator knows white garments on black: each image is first read back to gray with
     ``styles.unrender`` in the style it should have (a translation: its target; a real input:
@@ -184,36 +195,40 @@ def content_scores(fake, garment_labels, inputs, targets, sources, rec, device, 
     scores, context = out["scores"], out["context"]
     _add(scores, "reconstruction_mae", rec.mean().item(), "mean |x - G(G(x, c), c')| on the [0, 1] scale")
     if garment_labels is None:
-        return
-    net = classifier_network("fashion-mnist")
-
-    def garment_accuracy(images, styles):
-        gray = unrender(images, styles).numpy()
-        probs = net.extract(gray, device, label="translations")[0].probs
-        return float((torch.from_numpy(probs.argmax(1)) == garment_labels).float().mean())
-
+        return {"reconstruction_mae": rec}
+    right = garment_right(fake, targets, garment_labels, device)
     _add(
         scores,
         "garment_accuracy",
-        garment_accuracy(fake, targets),
+        right.mean().item(),
         "shipped Fashion-MNIST evaluator's garment-class accuracy on translations, read back to "
         "gray in their target style",
     )
-    context["real_test"]["garment_accuracy"] = garment_accuracy(inputs, sources)
+    context["real_test"]["garment_accuracy"] = (
+        garment_right(inputs, sources, garment_labels, device).mean().item()
+    )
+    return {"reconstruction_mae": rec, "garment_accuracy": right}
 
 
-def truth_scores(fake, inputs, truth, out) -> None:
-    """fmnist-styles: MAE against the rendered truth; identity's; their ratio."""
-    mae = ((fake.float() - truth.float()).abs() / 255).mean().item()
-    identity = ((inputs.float() - truth.float()).abs() / 255).mean().item()
+def garment_right(images, styles, garment_labels, device: str = "cpu") -> torch.Tensor:
+    """float ``[M]`` in {0, 1}: whether the shipped Fashion-MNIST evaluator names the garment
+    class ``garment_labels [M]`` of uint8 ``images [M, 3, S, S]`` read back to gray as drawn in
+    ``styles [M, 5]`` (``styles.unrender``)."""
+    gray = unrender(images, styles).numpy()
+    probs = classifier_network("fashion-mnist").extract(gray, device, label="translations")[0].probs
+    return (torch.from_numpy(probs.argmax(1)) == garment_labels).float()
+
+
+def truth_scores(fake, inputs, truth, out) -> dict:
+    """fmnist-styles: MAE against the rendered truth; identity's; their ratio. Returns the
+    per-translation errors ``{"truth_mae": [M], "identity_truth_mae": [M]}`` (the breakdown's)."""
+    errors = ((fake.float() - truth.float()).abs() / 255).mean((1, 2, 3))
+    identities = ((inputs.float() - truth.float()).abs() / 255).mean((1, 2, 3))
+    mae, identity = errors.mean().item(), identities.mean().item()
     _add(out["scores"], "truth_mae", mae, "mean |G(x, c) - render(garment, c)| on the [0, 1] scale")
     _add(out["scores"], "truth_mae_ratio", mae / identity, "truth_mae / identity's (target <= 0.20)")
     out["context"]["identity"].update(truth_mae=identity, truth_mae_ratio=1.0)
-
-
-def label_name(domains: Domains, vector: torch.Tensor) -> str:
-    on = [name for name, v in zip(domains.names, vector.tolist()) if v > 0.5]
-    return "+".join(on) or "none"
+    return {"truth_mae": errors, "identity_truth_mae": identities}
 
 
 def fid_scores(judge, domains, combos, train, test, fake, inputs, targets, out) -> None:
@@ -296,19 +311,21 @@ def evaluate_stargan_run(
     fake, src, targets, rec = translate_all(G, images, labels, combos, device)
     inputs = images[src]
     some = torch.randperm(len(test), generator=torch.Generator().manual_seed(seed))[:FID_REAL]
-    accuracy_scores(judge, domains, inputs, fake, targets, test.data[some], domains.vectors(test)[some], out)
+    some_test = (test.data[some], domains.vectors(test)[some])
+    values = accuracy_scores(judge, domains, inputs, fake, targets, *some_test, out)
     styles = train.name == "fmnist-styles"
     garment = test.labels[pick][src] if styles else None
-    content_scores(fake, garment, inputs, targets, labels[src], rec, device, out)
+    values |= content_scores(fake, garment, inputs, targets, labels[src], rec, device, out)
     if styles:
         gray, _ = garments(dataclasses.replace(cfg, split="test", limit=None))
-        truth_scores(fake, inputs, render(gray[pick][src], targets), out)
+        values |= truth_scores(fake, inputs, render(gray[pick][src], targets), out)
     else:
         out["notes"].append(
             f"garment_accuracy, truth_mae, truth_mae_ratio: fmnist-styles only ({train.name} has no "
             "garment classes to keep and no rendered truth)"
         )
     fid_scores(judge, domains, combos, train, test, fake, inputs, targets, out)
+    out |= breakdown(domains, combos, labels[src], targets, values)
     return {
         "game": "stargan",
         "real": f"{train.name} (domain judge {judge_path})",
@@ -351,5 +368,6 @@ def format_stargan_report(report: dict) -> str:
         "protocol:",
         *(f"  {name}: {score['protocol']['definition']}" for name, score in report["scores"].items()),
         *(f"note: {note}" for note in report["notes"]),
+        *format_breakdown(report, BREAKDOWN_COLUMNS),
     ]
     return "\n".join(lines)

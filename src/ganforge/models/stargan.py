@@ -32,6 +32,15 @@ alike in training and in inference (the reference never calls ``.eval()`` on G e
   and the label reaches it at full strength. Measured (docs/stargan.md, "Phase 4"): taught
   the truth directly, this G names 2x as many garments after 300 updates as the reference's,
   which dropping the first instance norm alone did not change.
+- ``pixel`` (``SkipStarGenerator`` with ``phase`` and ``affine``, not in the paper): the
+  ``skip`` G whose output is a per-pixel affine transform of its raw input,
+  ``clamp(base + A x + b, -1, 1)``, with the C x C matrix ``A`` and the offset ``b`` of every
+  pixel computed by 1x1 convolutions from G's last features, the label planes and two
+  **phase planes** (the row and column phase ``(i // 2) % 2`` as +-1, a CoordConv-like
+  positional input of period 4 px: fmnist-styles' stripe period, so it is tuned to that
+  benchmark's stripes). Why: a re-tint, an inversion or a de-striping gain is one exact
+  per-pixel operation on the input, which the instance-normed decoder can only approximate
+  (docs/stargan.md, "Phase 5").
 """
 
 from __future__ import annotations
@@ -44,7 +53,8 @@ from torch import Tensor, nn
 from ganforge.errors import GanforgeError
 
 MAX_DOWNSAMPLINGS = 6  # the reference's D depth (repeat_num) at 128 px
-GENERATORS = ("resnet", "skip")  # model.generator for stargan; auto is resnet (the paper's)
+GENERATORS = ("resnet", "skip", "pixel")  # model.generator for stargan; auto is resnet (the paper's)
+PHASE_PERIOD = 4  # px: the period of the phase planes (module docstring, ``pixel``)
 
 
 class StarGANShapeError(GanforgeError, ValueError):
@@ -136,18 +146,68 @@ def _up(inputs: int, outputs: int) -> nn.Sequential:
     return nn.Sequential(conv, _norm(outputs), nn.ReLU(inplace=True))
 
 
+def phase_planes(x: Tensor) -> Tensor:
+    """``[N, C, H, W]`` -> ``[N, 2, H, W]`` in {-1, 1}: the row phase ``(y // 2) % 2`` and the
+    column phase ``(x // 2) % 2`` (-1 where 1): positional inputs of period ``PHASE_PERIOD``.
+    Built from ``x``'s shape with plain arithmetic, so an exported graph keeps H and W dynamic."""
+    ones = torch.ones_like(x[:, :1], dtype=torch.float32)
+    planes = []
+    for index in (ones.cumsum(2) - 1, ones.cumsum(3) - 1):  # row, column index
+        half = PHASE_PERIOD // 2
+        phase = torch.floor(index / half) - 2 * torch.floor(index / PHASE_PERIOD)  # (i // 2) % 2
+        planes.append(1 - 2 * phase)
+    return torch.cat(planes, dim=1).to(x.dtype)
+
+
+class PixelAffineHead(nn.Module):
+    """The ``pixel`` G's output: ``clamp(base + b + A x, -1, 1)`` per pixel, where the raw input
+    ``x [N, C, S, S]`` gets a C x C matrix ``A`` and an offset ``b`` of its own at every pixel,
+    computed by two 1x1 convolutions from ``cues`` ``[N, F, S, S]`` (G's features, the label
+    planes, the phase planes). Local affine colour transforms (Gharbi et al. 2017's HDRNet):
+    a re-tint, an inversion ``1 - g`` or a row's gain (de-striping) is exact here, where G's
+    instance-normed decoder loses absolute brightness. Starts as ``clamp(base)`` (A = 0, b = 0)."""
+
+    def __init__(self, channels: int, cues: int, hidden: int):
+        super().__init__()
+        self.channels = channels
+        self.hidden = nn.Sequential(nn.Conv2d(cues, hidden, 1), nn.ReLU(inplace=True))
+        self.coefficients = nn.Conv2d(hidden, channels * channels + channels, 1)
+        # A = 0, b = 0: G starts as the skip G's clamped base. Not as a copy of its input
+        # (A = identity): that G kept copying and fooled D's classifier with faint marks
+        # (docs/stargan.md, "Phase 5").
+        nn.init.zeros_(self.coefficients.weight)
+        nn.init.zeros_(self.coefficients.bias)
+
+    def forward(self, base: Tensor, x: Tensor, cues: Tensor) -> Tensor:
+        coefficients = self.coefficients(self.hidden(cues))
+        C = self.channels
+        gains = coefficients[:, : C * C].unflatten(1, (C, C))  # [N, C_out, C_in, S, S]
+        affine = (gains * x[:, None]).sum(2) + coefficients[:, C * C :]
+        return torch.clamp(base + affine, -1.0, 1.0)
+
+
 class SkipStarGenerator(nn.Module):
     """``model.generator: skip`` (module docstring): ``G(x, c)`` with the same inputs and outputs
     as ``StarGenerator`` (``[N, C, S, S]`` in [-1, 1], ``[N, K]``) and U-Net skips at the full
-    and the half size."""
+    and the half size. ``model.generator: pixel`` turns on both of: ``phase`` (the phase
+    planes beside the input and the label planes) and ``affine`` (a ``PixelAffineHead`` in
+    place of the last convolution's tanh); each alone is for ablations only."""
 
     def __init__(
-        self, channels: int, num_domains: int, image_size: int, width: int = 64, res_blocks: int = 6
+        self,
+        channels: int,
+        num_domains: int,
+        image_size: int,
+        width: int = 64,
+        res_blocks: int = 6,
+        phase: bool = False,
+        affine: bool = False,
     ):
         super().__init__()
         check_image_size(image_size)
-        self.num_domains = num_domains
-        stem = nn.Conv2d(channels + num_domains, width, 7, 1, 3, bias=False)
+        self.num_domains, self.phase = num_domains, phase
+        extra = 2 if phase else 0  # phase planes
+        stem = nn.Conv2d(channels + num_domains + extra, width, 7, 1, 3, bias=False)
         self.stem = nn.Sequential(stem, _norm(width), nn.ReLU(inplace=True))  # the reference's
         self.down1, self.down2 = _down(width, width * 2), _down(width * 2, width * 4)
         self.blocks = nn.Sequential(*[ResidualBlock(width * 4) for _ in range(res_blocks)])
@@ -156,14 +216,23 @@ class SkipStarGenerator(nn.Module):
         # [up2's output, the stem's, the label planes]: a nonlinear mix without a norm, so the
         # label reaches the full-size detail at full strength and the detail can be re-styled
         self.fuse = nn.Sequential(nn.Conv2d(width * 2 + num_domains, width, 3, 1, 1), nn.ReLU(inplace=True))
-        self.head = nn.Sequential(nn.Conv2d(width, channels, 7, 1, 3, bias=False), nn.Tanh())
+        last = nn.Conv2d(width, channels, 7, 1, 3, bias=False)
+        # with the affine head, the last convolution's output is its base (no tanh: it clamps)
+        self.head = nn.Sequential(last) if affine else nn.Sequential(last, nn.Tanh())
+        self.affine = PixelAffineHead(channels, width + num_domains + extra, width) if affine else None
 
     def forward(self, x: Tensor, c: Tensor) -> Tensor:
-        full = self.stem(with_label_planes(x, c))  # [N, w, S, S]
+        inputs = with_label_planes(x, c)  # [N, C + K, S, S]
+        planes = [phase_planes(x)] if self.phase else []  # [N, 2, S, S]
+        full = self.stem(torch.cat([inputs, *planes], dim=1) if planes else inputs)  # [N, w, S, S]
         half = self.down1(full)  # [N, 2w, S/2, S/2]
         h = self.up1(self.blocks(self.down2(half)))  # [N, 2w, S/2, S/2]
         h = self.up2(torch.cat([h, half], dim=1))
-        return self.head(self.fuse(with_label_planes(torch.cat([h, full], dim=1), c)))
+        fused = self.fuse(with_label_planes(torch.cat([h, full], dim=1), c))  # [N, w, S, S]
+        if self.affine is None:
+            return self.head(fused)
+        cues = torch.cat([with_label_planes(fused, c), *planes], dim=1)
+        return self.affine(self.head(fused), x, cues)
 
 
 def discriminator_depth(image_size: int) -> tuple[int, int]:
@@ -226,5 +295,7 @@ def build_generator(meta: dict[str, Any]) -> StarGenerator | SkipStarGenerator:
     written before ``generator`` was recorded is the reference's G."""
     kind = meta.get("generator", "resnet")
     check_generator(kind)
-    net = SkipStarGenerator if kind == "skip" else StarGenerator
-    return net(meta["channels"], meta["num_domains"], meta["image_size"], meta["g_width"], meta["res_blocks"])
+    shape = (meta["channels"], meta["num_domains"], meta["image_size"], meta["g_width"], meta["res_blocks"])
+    if kind == "resnet":
+        return StarGenerator(*shape)
+    return SkipStarGenerator(*shape, phase=kind == "pixel", affine=kind == "pixel")
