@@ -184,7 +184,8 @@ def test_evaluator_train_advises_its_own_root_flag(tmp_path, monkeypatch, capsys
     """The readers' advice says `--set data.root=DIR`, train's flag; `evaluator train` has --root."""
     monkeypatch.setenv("GANFORGE_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("HOME", str(tmp_path))
-    code, err = run_cli(capsys, "evaluator", "train", "mnist", "--root", tmp_path / "empty", "--out", tmp_path)
+    empty = tmp_path / "empty"
+    code, err = run_cli(capsys, "evaluator", "train", "mnist", "--root", empty, "--out", tmp_path)
     assert code == 2
     assert_one_line(err, "--root DIR")
     assert "--set data.root" not in err
