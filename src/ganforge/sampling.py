@@ -12,10 +12,10 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from tqdm import tqdm
 
 from ganforge.errors import GanforgeError
 from ganforge.models.noise import sample_noise
+from ganforge.progress import bar as progress_bar
 
 
 class NonFiniteSamples(GanforgeError):
@@ -60,14 +60,15 @@ def generate(
     G.eval()
     parts = []
     try:
-        starts = range(0, len(z), batch_size)
-        for start in tqdm(starts, disable=not progress, unit="batch"):
-            chunk = z[start : start + batch_size].to(device)
-            if labels is None:
-                out = G(chunk)
-            else:
-                out = G(chunk, labels[start : start + batch_size].to(device))
-            parts.append(out.float().cpu())
+        with progress_bar(len(z), "sample", "sampling", show=progress) as shown:
+            for start in range(0, len(z), batch_size):
+                chunk = z[start : start + batch_size].to(device)
+                if labels is None:
+                    out = G(chunk)
+                else:
+                    out = G(chunk, labels[start : start + batch_size].to(device))
+                parts.append(out.float().cpu())
+                shown.update(len(chunk))
     finally:
         G.train(was_training)
     samples = torch.cat(parts) if parts else torch.empty(0)

@@ -23,6 +23,7 @@ from ganforge.detect.augment import random_blur_jpeg
 from ganforge.detect.inputs import DetectError
 from ganforge.detect.models import FeatureDetector, build_detector, is_augmented
 from ganforge.files import atomic_write
+from ganforge.progress import bar as progress_bar
 
 INFO_NAME = "detector.json"
 
@@ -74,17 +75,19 @@ def _fit(model: nn.Module, forward, real_x: torch.Tensor, fake_x: torch.Tensor, 
     half = settings.batch_size // 2
     targets = torch.cat([torch.zeros(half), torch.ones(half)])
     model.train()
-    for _ in range(settings.steps):
-        batch = torch.cat(
-            [
-                real_x[torch.randint(len(real_x), (half,), generator=generator)],
-                fake_x[torch.randint(len(fake_x), (half,), generator=generator)],
-            ]
-        )
-        loss = F.binary_cross_entropy_with_logits(forward(batch), targets)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+    with progress_bar(settings.steps, "step", "detector") as shown:
+        for _ in range(settings.steps):
+            batch = torch.cat(
+                [
+                    real_x[torch.randint(len(real_x), (half,), generator=generator)],
+                    fake_x[torch.randint(len(fake_x), (half,), generator=generator)],
+                ]
+            )
+            loss = F.binary_cross_entropy_with_logits(forward(batch), targets)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            shown.update()
 
 
 @torch.no_grad()

@@ -164,4 +164,5 @@ def load_source(
     G, meta = load_generator(source.path, source.which, device=device)
     if meta["data"]["kind"] != "image":
         raise MetricError(f"{source.path} generates points; use `ganforge eval --run` for mode coverage")
-    return to_uint8_images(sample_generator(G, meta, n or DEFAULT_N, seed, device=device)), []
+    samples = sample_generator(G, meta, n or DEFAULT_N, seed, device=device, progress=True)
+    return to_uint8_images(samples), []

@@ -37,6 +37,7 @@ from torch import nn
 from ganforge import __version__
 from ganforge.files import atomic_write, cache_root, file_sha256
 from ganforge.metrics.errors import MetricError
+from ganforge.progress import bar as progress_bar
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"  # shipped with the package
 
@@ -247,20 +248,22 @@ def fit(
         )
         order = torch.Generator().manual_seed(recipe.seed)
         model.train()
-        for epoch in range(recipe.epochs):
-            perm = torch.randperm(count, generator=order)
-            total = torch.zeros(())
-            for step in range(steps_per_epoch):
-                index = perm[step * recipe.batch_size : (step + 1) * recipe.batch_size]
-                images = train_images[index].float() / 127.5 - 1
-                loss = F.cross_entropy(model(images), train_labels[index])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                schedule.step()
-                total += loss.detach()
-            if log is not None:
-                log(f"epoch {epoch + 1}/{recipe.epochs}: mean loss {float(total) / steps_per_epoch:.4f}")
+        with progress_bar(recipe.epochs * steps_per_epoch, "step", "classifier") as shown:
+            for epoch in range(recipe.epochs):
+                perm = torch.randperm(count, generator=order)
+                total = torch.zeros(())
+                for step in range(steps_per_epoch):
+                    index = perm[step * recipe.batch_size : (step + 1) * recipe.batch_size]
+                    images = train_images[index].float() / 127.5 - 1
+                    loss = F.cross_entropy(model(images), train_labels[index])
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    schedule.step()
+                    total += loss.detach()
+                    shown.update()
+                if log is not None:
+                    log(f"epoch {epoch + 1}/{recipe.epochs}: mean loss {float(total) / steps_per_epoch:.4f}")
     return model.eval()
 
 

@@ -34,6 +34,7 @@ from ganforge.files import file_sha256
 from ganforge.metrics import inception
 from ganforge.metrics.classifier import TAGS, load_classifier
 from ganforge.metrics.errors import MetricError
+from ganforge.progress import bar as progress_bar
 
 BATCH_SIZE = 250  # images per forward pass; features do not depend on it beyond rounding
 
@@ -121,12 +122,14 @@ class FeatureNetwork:
         images, notes = self.prepare(images, label)
         self.module.to(device)
         feats, probs = [], []
-        for start in range(0, len(images), batch_size):
-            batch = torch.from_numpy(images[start : start + batch_size]).to(device)
-            features, logits = self.forward(batch.float() / 255.0)
-            feats.append(features.double().cpu())
-            if logits is not None:
-                probs.append(torch.softmax(logits.double(), dim=1).cpu())
+        with progress_bar(len(images), "image", f"{self.name} features of {label}") as shown:
+            for start in range(0, len(images), batch_size):
+                batch = torch.from_numpy(images[start : start + batch_size]).to(device)
+                features, logits = self.forward(batch.float() / 255.0)
+                feats.append(features.double().cpu())
+                if logits is not None:
+                    probs.append(torch.softmax(logits.double(), dim=1).cpu())
+                shown.update(len(batch))
         features = torch.cat(feats).numpy() if feats else np.zeros((0, self.dim))
         if not np.isfinite(features).all():
             bad = int((~np.isfinite(features)).any(axis=1).sum())
