@@ -144,6 +144,7 @@ def test_idx_search_order_env_folder(tmp_path, monkeypatch, write_mnist_like):
 
 def test_missing_mnist_names_places_looked(tmp_path, isolated, monkeypatch):
     monkeypatch.setenv("GANFORGE_DATA", str(tmp_path / "shared"))
+    (tmp_path / "nowhere").mkdir()  # empty
     with pytest.raises(DataError) as error:
         load_dataset(DataConfig(name="mnist", root=str(tmp_path / "nowhere"), download=False))
     message = str(error.value)
@@ -155,6 +156,13 @@ def test_missing_mnist_names_places_looked(tmp_path, isolated, monkeypatch):
     ):
         assert str(place) in message
     assert "data.root" in message and "\n" not in message
+
+
+@pytest.mark.parametrize("name", ["fashion-mnist", "mnist", "cifar10", "celeba-attributes"])
+def test_a_data_root_that_is_not_a_folder_is_refused(tmp_path, name):
+    # not a fall-through to another copy of the data (Debian's Fashion-MNIST, the cache)
+    with pytest.raises(DataError, match=r"data.root=.*typo is not a folder; fix the path"):
+        load_dataset(DataConfig(name=name, root=str(tmp_path / "typo")))
 
 
 def test_missing_fashion_mnist_says_how_to_get_it(tmp_path, monkeypatch):

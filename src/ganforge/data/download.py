@@ -34,13 +34,19 @@ def cache_dir(name: str) -> Path:
 def candidate_folders(name: str, root: str | None, extra: tuple[str, ...] = ()) -> list[Path]:
     """The folders to search for data set ``name``, in order, without duplicates.
 
-    ``root`` (the config's ``data.root``), then ``$GANFORGE_DATA/<name>``,
-    ``~/.cache/ganforge/<name>``, then ``extra`` (e.g. a Debian package's folder). Not
-    ``$GANFORGE_DATA`` itself: MNIST and Fashion-MNIST share file names, so a bare folder
-    could silently serve the wrong set.
+    ``root`` (the config's ``data.root``; one that is not a folder raises DataError), then
+    ``$GANFORGE_DATA/<name>``, ``~/.cache/ganforge/<name>``, then ``extra`` (e.g. a Debian
+    package's folder). Not ``$GANFORGE_DATA`` itself: MNIST and Fashion-MNIST share file
+    names, so a bare folder could silently serve the wrong set.
     """
     folders: list[Path] = []
     if root:
+        # A typo must not fall through to another copy of the data silently.
+        if not Path(root).expanduser().is_dir():
+            raise DataError(
+                f"data.root={root} is not a folder; fix the path, or leave data.root unset to "
+                "search the usual places"
+            )
         folders.append(Path(root).expanduser())
     env = os.environ.get(DATA_ENV)
     if env:
