@@ -185,7 +185,12 @@ def test_evaluator_train_advises_its_own_root_flag(tmp_path, monkeypatch, capsys
     monkeypatch.setenv("GANFORGE_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("HOME", str(tmp_path))
     empty = tmp_path / "empty"
+    empty.mkdir()
     code, err = run_cli(capsys, "evaluator", "train", "mnist", "--root", empty, "--out", tmp_path)
     assert code == 2
     assert_one_line(err, "--root DIR")
-    assert "--set data.root" not in err
+    assert "data.root" not in err
+    code, err = run_cli(capsys, "evaluator", "train", "mnist", "--root", tmp_path / "typo", "--out", tmp_path)
+    assert code == 2
+    assert_one_line(err, "--root ", "typo is not a folder", "leave --root unset")
+    assert "data.root" not in err

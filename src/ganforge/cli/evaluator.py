@@ -50,8 +50,9 @@ def run(args) -> int:
             log=lambda text: print(f"ganforge: {text}", file=sys.stderr),
             command=command,
         )
-    except DataError as err:  # the readers' advice names train's flag; this command has --root
-        raise DataError(str(err).replace("--set data.root=DIR", "--root DIR")) from None
+    except DataError as err:  # the readers' advice names train's setting; this command has --root
+        message = str(err).replace("--set data.root=DIR", "--root DIR").replace("data.root=", "--root ")
+        raise DataError(message.replace("data.root", "--root")) from None
     print(
         f"ganforge: wrote {path} (test accuracy {info['test_accuracy']:.4f}, sha256 {info['sha256'][:16]}...)"
     )
