@@ -12,7 +12,10 @@ edge maps differ from the true ones, beside two references computed the same way
   and ``~1px``: matched within one pixel (3x3), so offsets and thickness count as found;
 - ``FP far %``: output edge pixels more than one pixel from any true edge (blotches, speckle),
   as a share of all pixels; ``FP near %``: those within one pixel (thick or offset outlines);
-  ``miss %``: true edge pixels with no output edge within one pixel (broken outlines).
+  ``miss %``: true edge pixels with no output edge within one pixel (broken outlines);
+- ``recall in`` / ``recall out``: recall of the true edge pixels on the garment (gray > 0) and
+  on the background around it (the Sobel outline straddles the silhouette: about a quarter of
+  the true edge pixels are the ring of background just outside it).
 
     PYTHONPATH=src OMP_NUM_THREADS=1 python benchmarks/translation_edge_errors.py --run RUN [--run RUN2]
 """
@@ -42,9 +45,9 @@ def near(mask: np.ndarray) -> np.ndarray:
     return out
 
 
-def describe(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
-    """uint8 ``[N, 1, H, W]`` output and true edge map -> the module docstring's columns."""
-    p, t = pred[:, 0] >= EDGE_LEVEL, true[:, 0] >= EDGE_LEVEL
+def describe(pred: np.ndarray, true: np.ndarray, garment: np.ndarray) -> dict[str, float]:
+    """uint8 ``[N, 1, H, W]`` output, true edge map and input garment -> the docstring's columns."""
+    p, t, on = pred[:, 0] >= EDGE_LEVEL, true[:, 0] >= EDGE_LEVEL, garment[:, 0] > 0
     binary = np.where(p, 255, 0).astype(np.uint8)[:, None]
     p_near, t_near = near(p), near(t)
     return {
@@ -60,6 +63,8 @@ def describe(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
         "FP far %": 100 * (p & ~t_near).mean(),
         "FP near %": 100 * (p & t_near & ~t).mean(),
         "miss %": 100 * (t & ~p_near).mean(),
+        "recall in": (p & t & on).sum() / max((t & on).sum(), 1),
+        "recall out": (p & t & ~on).sum() / max((t & ~on).sum(), 1),
     }
 
 
@@ -77,7 +82,7 @@ def main() -> None:
     print(f"true edge %: {100 * (b >= EDGE_LEVEL).mean():.1f} ({args.n} test pairs)")
     for name, pred in rows.items():
         print(name)
-        print("  " + "  ".join(f"{k} {v:.3f}" for k, v in describe(pred, b).items()))
+        print("  " + "  ".join(f"{k} {v:.3f}" for k, v in describe(pred, b, a).items()))
 
 
 if __name__ == "__main__":

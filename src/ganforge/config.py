@@ -160,7 +160,7 @@ class TrainConfig:
     # cyclegan: lambda_cycle, weight of each direction's L1 cycle loss; 0: the GAN-only ablation
     cycle_weight: float = field(default=10.0, metadata=FIXED)
     # cyclegan: lambda of the B -> A -> B cycle alone (the reference's lambda_B, cycle_weight being
-    # its lambda_A); None: cycle_weight. For a many-to-one A -> B (docs/translation.md, "Results")
+    # its lambda_A); None: cycle_weight (docs/translation.md, "Results", session 6)
     cycle_weight_b: float | None = field(default=None, metadata=FIXED)
     # cyclegan: identity L1 weight as a multiple of lambda_cycle (0.5 * 10 = 5, the paper's); 0: off
     identity_weight: float = field(default=0.5, metadata=FIXED)
