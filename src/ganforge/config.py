@@ -160,6 +160,9 @@ class TrainConfig:
     # Translation games only. CycleGAN (Zhu et al. 2017, sec. 4 and 7.1) and pix2pix (Isola et al. 2017).
     # cyclegan: lambda_cycle, weight of each direction's L1 cycle loss; 0: the GAN-only ablation
     cycle_weight: float = field(default=10.0, metadata=FIXED)
+    # cyclegan: lambda of the B -> A -> B cycle alone (the reference's lambda_B, cycle_weight being
+    # its lambda_A); None: cycle_weight (docs/translation.md, "Results", session 6)
+    cycle_weight_b: float | None = field(default=None, metadata=FIXED)
     # cyclegan: identity L1 weight as a multiple of lambda_cycle (0.5 * 10 = 5, the paper's); 0: off
     identity_weight: float = field(default=0.5, metadata=FIXED)
     # cyclegan: generated images each D's history pool holds (Shrivastava et al. 2017); 0: no pool

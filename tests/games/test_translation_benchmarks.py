@@ -22,6 +22,7 @@ def bench(monkeypatch):
         "throughput_cyclegan",
         "cyclegan_reference",
         "translation_tint_errors",
+        "translation_edge_errors",
     ):
         sys.modules.pop(name, None)
 
@@ -96,3 +97,25 @@ def test_tint_errors_split_a_wrong_map_from_blur(bench, capsys):
     tint.split_by_level(gray, noisy, true)
     lines = capsys.readouterr().out.splitlines()
     assert float(lines[1].split()[-1]) < 0.5 * float(lines[0].split()[-1])
+
+
+def test_edge_errors_tell_an_offset_outline_from_speckle_and_gray_levels(bench):
+    import translation_edge_errors as edge
+
+    true = np.zeros((2, 1, 12, 12), np.uint8)
+    true[:, 0, 5] = 255  # a one-pixel horizontal line
+    garment = np.zeros_like(true)
+    garment[:, 0, 6:] = 200  # the line is the background row just above a garment's top
+    shifted = np.roll(true, 1, axis=2)  # the same line one pixel lower: on the garment
+    found = edge.describe(shifted, true, garment)
+    assert found["recall"] == 0 and found["recall ~1px"] == 1 and found["precision ~1px"] == 1
+    assert found["FP far %"] == 0 and found["FP near %"] > 0 and found["miss %"] == 0
+    speckle = true.copy()
+    speckle[:, 0, 0, ::2] = 255  # dots far from the line
+    found = edge.describe(speckle, true, garment)
+    assert found["recall out"] == 1 and found["recall in"] == 0  # true edges: all on the background
+    assert found["recall"] == 1 and found["FP near %"] == 0
+    assert found["FP far %"] == pytest.approx(100 * 6 / 144)
+    gray = (true * 0.6).astype(np.uint8)  # right place, level 153: thresholding recovers it exactly
+    found = edge.describe(gray, true, garment)
+    assert found["gray %"] == pytest.approx(100 * 12 / 144) and found["PSNR thr"] == 100 > found["PSNR"]

@@ -167,6 +167,8 @@ def test_negative_weights_are_refused(folders):
         _game("cyclegan", folders, "train.cycle_weight=-1")
     with pytest.raises(ConfigError, match=r"train.cycle_noise must be >= 0 \(0 turns it off\), got -0.1"):
         _game("cyclegan", folders, "train.cycle_noise=-0.1")
+    with pytest.raises(ConfigError, match=r"train.cycle_weight_b must be >= 0 \(0 turns it off\), got -2.0"):
+        _game("cyclegan", folders, "train.cycle_weight_b=-2")
 
 
 def _traced_iteration(folders, *overrides):
@@ -200,3 +202,19 @@ def test_cycle_noise_changes_the_cycle_loss_and_same_seed_runs_stay_bit_exact(fo
     assert all(torch.equal(noised[0][key], noised[1][key]) for key in noised[0])
     runs = [_run(_game("cyclegan", folders, "train.cycle_noise=0.5"), 3) for _ in range(2)]
     assert runs[0] == runs[1]
+
+
+def test_cycle_weight_b_weighs_the_b_cycle_and_b_identity_only(folders):
+    # The first iteration's G step sees the same nets and batches in both games, so each term
+    # is the same L1 times its lambda: lambda_A = cycle_weight (2) for the A cycle and G_BA(a)
+    # ~ a; lambda_B (cycle_weight_b, else cycle_weight) for the B cycle and G_AB(b) ~ b.
+    same = _traced_iteration(folders, "train.cycle_weight=2")[3]
+    apart = _traced_iteration(folders, "train.cycle_weight=2", "train.cycle_weight_b=6")[3]
+    for key in ("loss_cycle_A", "loss_idt_A", "loss_G_AB", "loss_G_BA"):
+        assert torch.equal(apart[key], same[key]), key
+    for key in ("loss_cycle_B", "loss_idt_B"):
+        assert torch.allclose(apart[key], 3 * same[key], rtol=1e-6), key
+    assert apart["loss_cycle_B"] > same["loss_cycle_B"] > 0
+    # None (the default) is the paper's single lambda: bit for bit what an equal value gives
+    equal = _traced_iteration(folders, "train.cycle_weight=2", "train.cycle_weight_b=2")[3]
+    assert all(torch.equal(equal[key], same[key]) for key in same)

@@ -55,6 +55,17 @@ from ganforge.training import distributed
 from ganforge.training.steps import d_outputs
 
 
+def cycle_weights(train) -> tuple[float, float]:
+    """(lambda_A, lambda_B): the weights of the A -> B -> A and B -> A -> B cycle losses.
+
+    ``train.cycle_weight`` is both unless ``train.cycle_weight_b`` sets lambda_B (the reference's
+    separate ``lambda_A`` / ``lambda_B``). When A -> B loses information (a garment -> its edge
+    map), only the B -> A -> B cycle can be kept honestly, so it may be weighed higher.
+    """
+    lambda_b = train.cycle_weight if train.cycle_weight_b is None else train.cycle_weight_b
+    return train.cycle_weight, lambda_b
+
+
 @register_game
 class CycleGAN(TranslationScoring, Game):
     name = "cyclegan"
@@ -112,7 +123,8 @@ class CycleGAN(TranslationScoring, Game):
 
         Each G fools the D of its target domain; each image must come back through both
         generators (cycle consistency, lambda = ``train.cycle_weight`` per direction; with
-        ``cycle_noise`` > 0 the reverse G gets the translation plus noise); with
+        ``cycle_noise`` > 0 the reverse G gets the translation plus noise; ``cycle_weight_b`` may
+        weigh B -> A -> B apart); with
         ``identity_weight`` > 0, a G given an image of its target domain should leave it alone.
         Returns the fakes (detached) for the D steps and the named losses.
         """
@@ -125,16 +137,16 @@ class CycleGAN(TranslationScoring, Game):
         # The Ds' weights get no gradient here, so their DDP wrappers must expect none.
         with distributed.no_grad_sync(D_A), distributed.no_grad_sync(D_B):
             adversarial_ab, adversarial_ba = self.loss.g(D_B(fake_b)), self.loss.g(D_A(fake_a))
+        lambda_a, lambda_b = cycle_weights(t)
         losses = {
             "loss_G_AB": adversarial_ab,
             "loss_G_BA": adversarial_ba,
-            "loss_cycle_A": t.cycle_weight * F.l1_loss(rec_a, real_a),
-            "loss_cycle_B": t.cycle_weight * F.l1_loss(rec_b, real_b),
+            "loss_cycle_A": lambda_a * F.l1_loss(rec_a, real_a),
+            "loss_cycle_B": lambda_b * F.l1_loss(rec_b, real_b),
         }
-        if t.identity_weight > 0:
-            weight = t.identity_weight * t.cycle_weight
-            losses["loss_idt_A"] = weight * F.l1_loss(G_BA(real_a), real_a)
-            losses["loss_idt_B"] = weight * F.l1_loss(G_AB(real_b), real_b)
+        if t.identity_weight > 0:  # each scaled by its domain's lambda, as in the reference
+            losses["loss_idt_A"] = t.identity_weight * lambda_a * F.l1_loss(G_BA(real_a), real_a)
+            losses["loss_idt_B"] = t.identity_weight * lambda_b * F.l1_loss(G_AB(real_b), real_b)
         loss_G = sum(losses.values())
         self.optimizers["opt_g"].zero_grad(set_to_none=True)
         loss_G.backward()
