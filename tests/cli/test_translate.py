@@ -95,6 +95,13 @@ def test_npy_and_single_image_inputs_are_resized_to_the_run(translation_run, tmp
     Image.fromarray(gray[0]).save(tmp_path / "one.png")
     assert translate(capsys, run, tmp_path / "one.png", tmp_path / "one.npy")[0] == 0
     assert np.load(tmp_path / "one.npy").shape == (1, 16, 16, 3)
+    # RGBA rows: the alpha is dropped, so they translate like the RGB rows they hold
+    rgb = np.repeat(gray[..., None], 3, axis=-1)
+    np.save(tmp_path / "rgb.npy", rgb)
+    np.save(tmp_path / "rgba.npy", np.concatenate([rgb, np.full_like(rgb[..., :1], 7)], axis=-1))
+    for name in ("rgb", "rgba"):
+        assert translate(capsys, run, tmp_path / f"{name}.npy", tmp_path / f"{name}-out.npy")[0] == 0
+    assert np.array_equal(np.load(tmp_path / "rgb-out.npy"), np.load(tmp_path / "rgba-out.npy"))
 
 
 @pytest.mark.parametrize("generator", ["auto", "skip", "pixel"])

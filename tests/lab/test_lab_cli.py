@@ -68,13 +68,25 @@ def test_a_busy_port_is_a_one_line_error(capsys):
     assert err.startswith("ganforge: error: cannot listen on 127.0.0.1:") and "\n" not in err
 
 
-def test_other_hosts_get_a_warning(capsys):
+def test_other_hosts_get_a_warning_once_listening(capsys, monkeypatch):
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets=None: None)  # serve nothing
+    with pytest.raises(SystemExit) as exit_:
+        main(["lab", "--host", "0.0.0.0", "--port", "0"])
+    assert exit_.value.code == 0
+    assert "warning: listening on 0.0.0.0" in capsys.readouterr().err
+
+
+def test_an_address_that_cannot_be_used_is_one_line_without_the_warning(capsys):
     with socket.socket() as taken:
         taken.bind(("0.0.0.0", 0))
         taken.listen(1)
-        with pytest.raises(SystemExit):
+        with pytest.raises(SystemExit) as exit_:
             main(["lab", "--host", "0.0.0.0", "--port", str(taken.getsockname()[1])])
-    assert "warning: listening on 0.0.0.0" in capsys.readouterr().err
+    err = capsys.readouterr().err.strip()
+    assert exit_.value.code == 2
+    assert err.startswith("ganforge: error: cannot listen on 0.0.0.0:") and "\n" not in err
 
 
 def test_bad_arguments(tmp_path, capsys):

@@ -65,13 +65,13 @@ def run(args) -> int:
         settings={"data": args.data, "loss": args.loss},
         loopback_only=args.host in LOOPBACK,
     )
+    sock = _listen(args.host, args.port)  # first: a bad address fails before any warning
     if args.host not in LOOPBACK:
         print(
             f"ganforge lab: warning: listening on {args.host}: anyone who can reach it can "
             "use this lab (it has no login) and run training on this machine",
             file=sys.stderr,
         )
-    sock = _listen(args.host, args.port)
     port = sock.getsockname()[1]
     shown = f"[{args.host}]" if ":" in args.host else args.host
     page = "/run" if args.run else "/"

@@ -136,11 +136,11 @@ def open_inputs(text: str, size: int, channels: int) -> Inputs:
         if (
             array.dtype != np.uint8
             or array.ndim not in (3, 4)
-            or (array.ndim == 4 and array.shape[-1] not in (1, 3))
+            or (array.ndim == 4 and array.shape[-1] not in (1, 3, 4))
         ):
             raise TranslateError(
-                f"--input {path}: expected uint8 images [N, H, W] or [N, H, W, C] with C 1 or 3, "
-                f"got {array.dtype} {list(array.shape)}"
+                f"--input {path}: expected uint8 images [N, H, W] or [N, H, W, C] with C 1, 3 or 4 "
+                f"(alpha is dropped, as eval does), got {array.dtype} {list(array.shape)}"
             )
         if len(array) == 0:
             raise TranslateError(f"--input {path}: the array holds no images")
