@@ -32,6 +32,7 @@ from ganforge.data import load_dataset
 from ganforge.data.domains import Domains
 from ganforge.data.styles import STRIPE_LEVEL, garments, render
 from ganforge.evaluation.stargan import DEFAULT_SOURCES, garment_right, target_combinations
+from ganforge.metrics.features import classifier_network
 
 
 def translations(n: int, seed: int):
@@ -101,14 +102,15 @@ def main() -> None:
     gray, classes, inputs, styles, targets = translations(args.n, args.seed)
     truth = render(gray, targets)
     identity = mae(inputs, truth)
-    real = garment_right(inputs, styles, classes).mean().item()
+    net = classifier_network("fashion-mnist")
+    real = garment_right(net, inputs, styles, classes, label="real inputs").mean().item()
     print(f"{len(targets)} translations; the real styled inputs' garment accuracy {real:.1%}")
     columns = ("touched", "garment (touched; truth's)", "ratio (touched)", "garment (all)", "ratio (all)")
     print("| spoilt truth | " + " | ".join(columns) + " |")
     print("|---|---|---|---|---|---|")
-    exact = garment_right(truth, targets, classes)
+    exact = garment_right(net, truth, targets, classes)
     for name, (images, mask) in variants(gray, targets, truth).items():
-        right, error = garment_right(images, targets, classes), mae(images, truth)
+        right, error = garment_right(net, images, targets, classes), mae(images, truth)
         row = {
             "variant": name,
             "touched": int(mask.sum()),

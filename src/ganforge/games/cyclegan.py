@@ -122,10 +122,10 @@ class CycleGAN(TranslationScoring, Game):
         """(1) Update G_AB and G_BA with the Ds frozen (Zhu et al. eq. 3, plus sec. 5.2's identity).
 
         Each G fools the D of its target domain; each image must come back through both
-        generators (cycle consistency, lambda = ``train.cycle_weight`` per direction; with
-        ``cycle_noise`` > 0 the reverse G gets the translation plus noise; ``cycle_weight_b`` may
-        weigh B -> A -> B apart); with
-        ``identity_weight`` > 0, a G given an image of its target domain should leave it alone.
+        generators (cycle consistency, lambda = ``train.cycle_weight`` per direction, or
+        ``cycle_weight_b`` for B -> A -> B; with ``cycle_noise`` > 0 the reverse G gets the
+        translation plus noise); with ``identity_weight`` > 0, a G given an image of its target
+        domain should leave it alone.
         Returns the fakes (detached) for the D steps and the named losses.
         """
         t = self.cfg.train
