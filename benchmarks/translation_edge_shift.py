@@ -20,7 +20,7 @@ its mean output (LSGAN: 1 = real, 0 = fake) on true, inward, inner maps and on t
 G_AB translations (as they are, and thresholded at 128: how much of D_B's verdict rests on
 gray levels), and the AUC of true against each. It also scores ``inward`` and ``inner``
 as if they were translations (MAE, PSNR, edge IoU, share of the identity -> pix2pix gap closed
-against ``--pix2pix``'s figures): what a CycleGAN perfect but for the convention would reach.
+against seed 0's pix2pix, ``PIX2PIX``): what a CycleGAN perfect but for the convention would reach.
 
     PYTHONPATH=src OMP_NUM_THREADS=1 python benchmarks/translation_edge_shift.py [--run RUN ...]
 """
