@@ -41,8 +41,9 @@ from ganforge.evaluation.translation import translate_images
 from ganforge.metrics.translation import EDGE_LEVEL, edge_iou, mean_absolute_error, psnr
 from ganforge.models.patchgan import PatchDiscriminator
 
-# pix2pix at 1,200 steps on the first 2,000 test pairs, seed 0 (docs/translation.md, session 6)
-PIX2PIX = {"mae": 0.0997, "psnr": 13.05, "edge_iou": 0.742}
+# pix2pix at 2,000 steps (the CycleGAN preset's) on the first 2,000 test pairs, seed 0
+# (docs/translation.md, session 7; benchmarks/RESULTS-translation-edges-pix2pix-2000.md)
+PIX2PIX = {"mae": 0.0820, "psnr": 13.48, "edge_iou": 0.768}
 
 
 def shrink(gray: np.ndarray) -> np.ndarray:
