@@ -91,6 +91,9 @@ def map_report(gray_test: np.ndarray, pred: np.ndarray, data) -> dict:
         return float((weights * diff).sum() / 255)
 
     report = {
+        "texture": texture_split(
+            gray_test, pred.astype(np.float64), tint(gray_test[:, None]).astype(np.float64)
+        ),
         "run_vs_true": gap(run_map, true_map),
         "run_vs_transport": gap(run_map, ot_map),
         "transport_vs_true": gap(ot_map, true_map),
@@ -108,6 +111,34 @@ def map_report(gray_test: np.ndarray, pred: np.ndarray, data) -> dict:
         },
     }
     return report
+
+
+SPREADS = ((0, 9), (9, 25), (25, 60), (60, 256))  # max - min gray level in a pixel's 3x3 neighbourhood
+
+
+def texture_split(gray: np.ndarray, pred: np.ndarray, true: np.ndarray) -> dict[str, dict[str, float]]:
+    """Garment pixels by their 3x3 neighbourhood's gray-level spread (flat .. edges): share of all
+    pixels, MAE, and the MAE left if each got the mean output of *its bin's* pixels of its level
+    (the colour map as seen on flat pixels, on textured ones...). ``gray`` [N, H, W]; 0-255."""
+    g = np.pad(gray.astype(np.int16), ((0, 0), (1, 1), (1, 1)), mode="edge")
+    h, w = gray.shape[1:]
+    near = np.stack(
+        [g[:, 1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w] for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+    )
+    spread = near.max(0) - near.min(0)
+    out = {}
+    for lo, hi in SPREADS:
+        m = (gray > 0) & (spread >= lo) & (spread < hi)
+        if not m.any():
+            continue
+        levels, p, t = gray[m], pred.transpose(1, 0, 2, 3)[:, m], true.transpose(1, 0, 2, 3)[:, m]
+        means = np.nan_to_num(level_means(levels[None, None], p[None, :, None]))
+        out[f"spread {lo}-{hi - 1}"] = {
+            "share": round(float(m.mean()), 3),
+            "mae": round(float(np.abs(p - t).mean() / 255), 4),
+            "level_mean_mae": round(float(np.abs(means[levels].T - t).mean() / 255), 4),
+        }
+    return out
 
 
 # ---- (a) detectability --------------------------------------------------------------------
@@ -190,6 +221,27 @@ def d_gaps(run: str, parts: int = 4) -> dict[str, list[float]]:
     return gaps
 
 
+def cycle_report(run: str, data, n: int = 2000) -> dict[str, float]:
+    """Does G_AB read a hidden signal in G_BA's output (Chu et al. 2017)? MAE against the true
+    B of: G_AB on test gray garments; G_AB on G_BA(b) (the B cycle); G_AB on G_BA(b) made exactly
+    gray (any colour G_BA hid in its channels removed). Also G_BA(b)'s MAE against the true gray
+    and its chroma (mean |channel difference|, 0-255) on garment pixels."""
+    G_AB, G_BA = load_inference(run, "AtoB")[0], load_inference(run, "BtoA")[0]
+    a, b = data.test_a[:n].numpy(), data.test_b[:n].numpy().astype(np.float64)
+    fake_a = translate_images(G_BA, b.astype(np.uint8))
+    gray = np.repeat(fake_a.astype(np.float64).mean(1, keepdims=True).round(), 3, 1).astype(np.uint8)
+    mae = lambda x: float(np.abs(x.astype(np.float64) - b).mean() / 255)  # noqa: E731
+    f = fake_a.astype(np.float64)
+    chroma = (np.abs(f[:, 0] - f[:, 1]) + np.abs(f[:, 1] - f[:, 2]) + np.abs(f[:, 0] - f[:, 2])) / 3
+    return {
+        "G_AB(a)": mae(translate_images(G_AB, a)),
+        "G_AB(G_BA(b))": mae(translate_images(G_AB, fake_a)),
+        "G_AB(gray(G_BA(b)))": mae(translate_images(G_AB, gray)),
+        "G_BA(b) vs true a": float(np.abs(f - a).mean() / 255),
+        "G_BA(b) chroma on garment": float(chroma[a[:, 0] > 0].mean()),
+    }
+
+
 def fake_sets(a: np.ndarray, pred: np.ndarray, test_b: np.ndarray) -> dict[str, np.ndarray]:
     """The fakes each critic is trained against (uint8 [n, 3, H, W]); ``a`` gray uint8 [n, H, W]."""
     run_map = np.nan_to_num(level_means(a, pred))
@@ -209,7 +261,7 @@ def main() -> None:
     parser.add_argument("--run", required=True, help="a CycleGAN run folder trained on fmnist-tint")
     parser.add_argument("--held", type=int, default=1000, help="held-out images per class")
     parser.add_argument("--steps", type=int, default=400, help="critic training steps (batch 64)")
-    parser.add_argument("--critics", default=",".join(CRITICS), help="comma list")
+    parser.add_argument("--critics", default=",".join(CRITICS), help="comma list ('' for none)")
     parser.add_argument("--json", default=None, help="write the figures here")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -219,6 +271,8 @@ def main() -> None:
     pred = translate_images(load_inference(args.run, "AtoB")[0], a)
     out = {"map": map_report(a[:, 0], pred, data)}
     print(json.dumps(out["map"], indent=1), flush=True)
+    out["cycle"] = cycle_report(args.run, data)
+    print(f"MAE against the true B: {out['cycle']}", flush=True)
     real = data.test_b[5000:10000]
     fakes = fake_sets(a[:, 0], pred, data.test_b[:5000].numpy())
     out["game_D_B_auc"] = game_d_auc(args.run, real, torch.from_numpy(pred), args.held)
@@ -226,7 +280,7 @@ def main() -> None:
     out["d_gaps"] = d_gaps(args.run)
     print(f"the game's d_real - d_fake by quarter of the run: {out['d_gaps']}", flush=True)
     out["critics"] = {}
-    for name in args.critics.split(","):
+    for name in filter(None, args.critics.split(",")):
         for fake_name, fake in fakes.items():
             row = train_critic(CRITICS[name], real, torch.from_numpy(fake), args.held, args.steps, 0)
             out["critics"][f"{name} | {fake_name}"] = row

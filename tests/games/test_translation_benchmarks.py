@@ -167,3 +167,19 @@ def test_tint_probe_critic_learns_a_colour_shift(bench):
     fake[:, 2] = torch.where(torch.from_numpy(gray[:, 0]) > 0, 255, 0)  # blue saturated on the garment
     row = probe.train_critic(probe.pixel_net, real, fake, held=16, steps=60, seed=0)
     assert row["acc"] > 0.9 and row["auc"] > 0.95
+
+
+def test_tint_probe_texture_split_tells_flat_pixels_from_edges(bench):
+    import translation_tint_probe as probe
+
+    gray = np.zeros((1, 12, 12), np.uint8)
+    gray[0, 2:10, 2:10] = 128  # a flat square: its inside is flat, its rim is an edge
+    true = probe.tint(gray[:, None]).astype(np.float64)
+    pred = true.copy()
+    pred[:, :, 3:9, 3:9] += 10  # the inside's colour is off by 10 levels; the rim is right
+    split = probe.texture_split(gray, pred, true)
+    assert split["spread 0-8"]["share"] == pytest.approx(36 / 144)
+    assert split["spread 0-8"]["mae"] == pytest.approx(10 / 255, abs=1e-4)
+    assert split["spread 0-8"]["level_mean_mae"] == split["spread 0-8"]["mae"]
+    assert split["spread 60-255"]["mae"] == 0  # the rim (spread 128)
+    assert "spread 9-24" not in split  # no pixel there
