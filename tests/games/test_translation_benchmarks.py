@@ -24,6 +24,7 @@ def bench(monkeypatch):
         "translation_tint_errors",
         "translation_edge_errors",
         "translation_edge_shift",
+        "translation_tint_probe",
     ):
         sys.modules.pop(name, None)
 
@@ -146,3 +147,66 @@ def test_edge_shift_moves_the_outline_onto_the_garment_and_a_probe_can_learn_a_d
     assert found["accuracy"] == 1.0 and found["auc"] == 1.0 and found["mean real"] > found["mean fake"]
     scored = shift.as_translation(true, true, garment)
     assert scored["mae"] == 0 and scored["edge_iou"] == 1
+
+
+def test_tint_probe_transport_follows_the_histograms_not_the_pairs(bench):
+    import translation_tint_probe as probe
+
+    from ganforge.data.translation import tint
+
+    rng = np.random.default_rng(0)
+    gray_a = rng.integers(0, 256, (40, 8, 8)).astype(np.uint8)
+    other = rng.integers(0, 256, (40, 1, 8, 8)).astype(np.uint8)  # B: other garments, same histogram
+    table = tint(np.arange(256, dtype=np.uint8).reshape(1, 1, 1, 256))[0, :, 0].T.astype(np.float64)
+    found = probe.transport_map(gray_a, tint(other))
+    assert np.nanmean(np.abs(found - table)) < 6  # the true map, up to sampling
+    brighter = np.minimum(other.astype(np.int64) + 60, 255).astype(np.uint8)  # B's garments brighter
+    found = probe.transport_map(gray_a, tint(brighter))
+    assert np.abs(found[100] - table[160]).max() < 12 and np.abs(found[100] - table[100]).max() > 30
+
+
+def test_tint_probe_auc_and_fake_sets(bench):
+    import translation_tint_probe as probe
+
+    assert probe.auc(torch.tensor([2.0, 3.0]), torch.tensor([0.0, 1.0])) == 1
+    assert probe.auc(torch.tensor([0.0, 1.0]), torch.tensor([2.0, 3.0])) == 0
+    assert probe.auc(torch.tensor([1.0, 1.0]), torch.tensor([1.0, 1.0])) == 0.5
+    rng = np.random.default_rng(0)
+    gray = rng.choice([0, 96, 192], (6, 8, 8)).astype(np.uint8)
+    true = probe.tint(gray[:, None]).astype(np.float64)
+    pred = np.clip(true + 20 + rng.choice([-5.0, 5.0], true.shape), 0, 255).astype(np.uint8)
+    sets = probe.fake_sets(gray, pred, true.astype(np.uint8))
+    colour, blur = sets["its colour map alone (sharp)"], sets["true colours + its scatter (blur alone)"]
+    garment = gray > 0
+    assert np.abs(colour.astype(float) - true).transpose(0, 2, 3, 1)[garment].mean() > 10  # the offset
+    assert np.abs(blur.astype(float) - true).transpose(0, 2, 3, 1)[garment].mean() < 10  # scatter only
+
+
+def test_tint_probe_critic_learns_a_colour_shift(bench):
+    import translation_tint_probe as probe
+
+    from ganforge.data.translation import tint
+
+    rng = np.random.default_rng(0)
+    gray = rng.choice([0, 96, 192], (96, 1, 8, 8)).astype(np.uint8)
+    real = torch.from_numpy(tint(gray))
+    fake = real.clone()
+    fake[:, 2] = torch.where(torch.from_numpy(gray[:, 0]) > 0, 255, 0)  # blue saturated on the garment
+    row = probe.train_critic(probe.pixel_net, real, fake, held=16, steps=60, seed=0)
+    assert row["acc"] > 0.9 and row["auc"] > 0.95
+
+
+def test_tint_probe_texture_split_tells_flat_pixels_from_edges(bench):
+    import translation_tint_probe as probe
+
+    gray = np.zeros((1, 12, 12), np.uint8)
+    gray[0, 2:10, 2:10] = 128  # a flat square: its inside is flat, its rim is an edge
+    true = probe.tint(gray[:, None]).astype(np.float64)
+    pred = true.copy()
+    pred[:, :, 3:9, 3:9] += 10  # the inside's colour is off by 10 levels; the rim is right
+    split = probe.texture_split(gray, pred, true)
+    assert split["spread 0-8"]["share"] == pytest.approx(36 / 144)
+    assert split["spread 0-8"]["mae"] == pytest.approx(10 / 255, abs=1e-4)
+    assert split["spread 0-8"]["level_mean_mae"] == split["spread 0-8"]["mae"]
+    assert split["spread 60-255"]["mae"] == 0  # the rim (spread 128)
+    assert "spread 9-24" not in split  # no pixel there

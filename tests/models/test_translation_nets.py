@@ -127,3 +127,13 @@ def test_unet_generator_sees_absolute_gray_levels():
     x = torch.rand(2, 3, 28, 28) * 2 - 1
     out = G(x)
     assert (out - G(_dimmer(x))).abs().mean() > 0.1 * out.std()
+
+
+def test_patchgan_norm_none_and_a_bad_norm():
+    from ganforge.models.patchgan import PatchDiscriminator
+
+    D = PatchDiscriminator(3, 8, 1, norm="none")
+    assert not any(isinstance(m, (torch.nn.InstanceNorm2d, torch.nn.BatchNorm2d)) for m in D.modules())
+    assert D(torch.zeros(2, 3, 28, 28)).shape == (2, 1, 12, 12)
+    with pytest.raises(ModelConfigError, match="unknown discriminator norm 'layer'"):
+        PatchDiscriminator(3, 8, 1, norm="layer")

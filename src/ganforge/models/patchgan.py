@@ -54,9 +54,17 @@ def check_d_layers(image_size: int, d_layers: int) -> None:
         )
 
 
+NORMS = ("instance", "batch", "none")
+
+
 def _norm(kind: str, channels: int) -> nn.Module:
+    """``instance`` (the reference's CycleGAN D), ``batch`` (pix2pix) or ``none``."""
+    if kind not in NORMS:
+        raise ModelConfigError(f"unknown discriminator norm '{kind}'; use one of {', '.join(NORMS)}")
     if kind == "batch":
         return nn.BatchNorm2d(channels)
+    if kind == "none":
+        return nn.Identity()
     return nn.InstanceNorm2d(channels, affine=False, track_running_stats=False)
 
 
@@ -69,7 +77,7 @@ class PatchDiscriminator(nn.Module):
 
     def __init__(self, in_channels: int, width: int = 64, d_layers: int = 3, norm: str = "instance"):
         super().__init__()
-        bias = norm != "batch"
+        bias = norm != "batch"  # a batch norm's shift replaces the conv's bias
         layers: list[nn.Module] = [nn.Conv2d(in_channels, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
         channels = width
         for n in range(1, d_layers + 1):
