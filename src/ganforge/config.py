@@ -171,6 +171,9 @@ class TrainConfig:
     # reverse G reconstructs it, in the cycle loss only, so G cannot hide its input in faint
     # detail (Bashkirova et al. 2019; docs/translation.md); 0: off, the paper's cycle loss
     cycle_noise: float = field(default=0.0, metadata=FIXED)
+    # cyclegan: G_AB's translations binarised (-1/1, straight-through gradient) before D_B and the
+    # cycle see them, for a binary B domain (games/binary_translation.py); false: the paper's game
+    binary_b: bool = field(default=False, metadata=FIXED)
     l1_weight: float = field(default=100.0, metadata=FIXED)  # pix2pix: lambda of the L1 term
 
 

@@ -23,6 +23,7 @@ def bench(monkeypatch):
         "cyclegan_reference",
         "translation_tint_errors",
         "translation_edge_errors",
+        "translation_edge_shift",
         "translation_tint_probe",
     ):
         sys.modules.pop(name, None)
@@ -120,6 +121,32 @@ def test_edge_errors_tell_an_offset_outline_from_speckle_and_gray_levels(bench):
     gray = (true * 0.6).astype(np.uint8)  # right place, level 153: thresholding recovers it exactly
     found = edge.describe(gray, true, garment)
     assert found["gray %"] == pytest.approx(100 * 12 / 144) and found["PSNR thr"] == 100 > found["PSNR"]
+
+
+def test_edge_shift_moves_the_outline_onto_the_garment_and_a_probe_can_learn_a_difference(bench):
+    import translation_edge_shift as shift
+
+    from ganforge.data.translation import edges
+
+    garment = np.zeros((1, 1, 12, 12), np.uint8)
+    garment[0, 0, 3:9, 3:9] = 200  # a 6x6 square
+    small = shift.shrink(garment)
+    assert (small[0, 0, 4:8, 4:8] == 200).all() and (small > 0).sum() == 16  # the ring is gone
+    true, inward, inner = edges(garment), shift.inward_maps(garment), shift.inner_maps(garment)
+    assert (true[garment == 0] > 0).any()  # the Sobel outline straddles the silhouette ...
+    assert (inward[garment == 0] == 0).all() and (inward > 0).sum() > 0  # ... the inward one does not
+    assert (inner[garment == 0] == 0).all() and (inner == np.where(garment > 0, true, 0)).all()
+    assert shift.auc(np.array([2.0, 3.0]), np.array([0.0, 1.0])) == 1.0
+    assert shift.auc(np.array([1.0, 0.0]), np.array([1.0, 0.0])) == 0.5  # ties count half
+    # The probe learns what separates two kinds of map (here: a line's row), held-out maps included.
+    lines = np.zeros((40, 1, 12, 12), np.uint8)
+    lines[:20, 0, 3] = 255
+    lines[20:, 0, 8] = 255
+    D = shift.train_probe(lines[:20], lines[20:], steps=60, width=4, d_layers=1)
+    found = shift.separation(D, lines[:20], lines[20:], threshold=0.0)
+    assert found["accuracy"] == 1.0 and found["auc"] == 1.0 and found["mean real"] > found["mean fake"]
+    scored = shift.as_translation(true, true, garment)
+    assert scored["mae"] == 0 and scored["edge_iou"] == 1
 
 
 def test_tint_probe_transport_follows_the_histograms_not_the_pairs(bench):

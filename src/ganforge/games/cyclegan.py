@@ -32,6 +32,7 @@ from torch import Tensor, nn
 from ganforge.config import ConfigError
 from ganforge.data.translation import load_translation
 from ganforge.games.base import Game, register_game
+from ganforge.games.binary_translation import straight_through_binary
 from ganforge.games.cycle_noise import CycleNoise
 from ganforge.games.image_pool import ImagePool
 from ganforge.games.translation_common import (
@@ -133,6 +134,8 @@ class CycleGAN(TranslationScoring, Game):
         G_AB, G_BA, D_A, D_B = (self.train_nets[k] for k in ("G_AB", "G_BA", "D_A", "D_B"))
         set_requires_grad([self.D_A, self.D_B], False)
         fake_b, fake_a = G_AB(real_a), G_BA(real_b)
+        if t.binary_b:  # D_B, its pool and the cycle see a binary map (games/binary_translation.py)
+            fake_b = straight_through_binary(fake_b)
         rec_a, rec_b = G_BA(self.cycle_noise(fake_b)), G_AB(self.cycle_noise(fake_a))
         # The Ds' weights get no gradient here, so their DDP wrappers must expect none.
         with distributed.no_grad_sync(D_A), distributed.no_grad_sync(D_B):
