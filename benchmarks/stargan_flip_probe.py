@@ -127,6 +127,35 @@ def run_d_view(D, sets: dict[str, torch.Tensor], targets: dict[str, torch.Tensor
     return out
 
 
+@torch.no_grad()
+def cycle_path(G, D, x: torch.Tensor, sources, truth, caricature, garment, steps: int = 5) -> list[dict]:
+    """The cycle's view of the road from the failure to the truth: the flip translation drawn
+    with its garment mixed ``(1 - t) * caricature + t * truth`` (the background true), for
+    ``t`` from 0 to 1, translated back by the run's G to the sources' labels. Per ``t``: the
+    reconstruction MAE ``|x - G(mix, sources)|`` on the [0, 1] scale (what ``L_rec`` would
+    charge G for drawing that translation, the back-translation as trained) and the run's D's
+    mean realism score. ``x`` is the source images ``[N, 3, S, S]`` in [-1, 1]."""
+    rows = []
+    for t in torch.linspace(0, 1, steps).tolist():
+        mix = torch.where(garment, (1 - t) * caricature.float() + t * truth.float(), truth.float())
+        mix = mix / 127.5 - 1
+        back = torch.cat([G(m, c) for m, c in zip(mix.split(BATCH), sources.split(BATCH))])
+        realism = torch.cat([D(m)[0].mean(1) for m in mix.split(BATCH)])
+        rec = ((back - x).abs() / 2).mean()
+        rows.append(
+            {"t": round(t, 2), "rec_mae": round(float(rec), 4), "realism": round(float(realism.mean()), 4)}
+        )
+    return rows
+
+
+@torch.no_grad()
+def fake_rec(G, x: torch.Tensor, fake: torch.Tensor, sources: torch.Tensor) -> float:
+    """The reconstruction MAE ([0, 1] scale) of G's own translations ``fake`` uint8."""
+    fake = fake.float() / 127.5 - 1
+    back = torch.cat([G(m, c) for m, c in zip(fake.split(BATCH), sources.split(BATCH))])
+    return round(float(((back - x).abs() / 2).mean()), 4)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", required=True)
@@ -168,6 +197,10 @@ def main() -> None:
             sets["caricature_flip"] = swap_inversion(gray[fake_idx], wanted, "garment")
             sets["background_flip"] = swap_inversion(gray[fake_idx], wanted, "background")
             targets["caricature_flip"] = targets["background_flip"] = wanted
+            garment = (gray[fake_idx] > GARMENT_LEVEL).expand(-1, 3, -1, -1)
+            path = cycle_path(G, D, x, sources, sets["truth_flip"], sets["caricature_flip"], garment)
+            path.append({"t": "G's own", "rec_mae": fake_rec(G, x, sets["fake_flip"], sources)})
+            print(f"cycle path (caricature t=0 -> truth t=1): {path}", flush=True)
     train = n * 2 // 3
     detect = {}
     for name in ("fake_flip", "fake_keep", "caricature_flip", "truth_flip"):
@@ -178,6 +211,7 @@ def main() -> None:
         "run": args.run,
         "n": n,
         "detector": detect,
+        "cycle_path": path,
         "run_D": run_d_view(D, sets, targets),
         "cpu_s": round(time.process_time() - started, 1),
         "load": [round(x, 1) for x in os.getloadavg()],
