@@ -17,6 +17,10 @@ fault, not the game.
         --set train.steps=600 --set train.d_steps=1 --set train.loss=lsgan [--mode supervised] \
         [--eval-at 300,600] [--test 200] [--out grid.png] [--only phase|affine]
 
+``--rec-warmup N`` ramps ``train.lambda_rec`` up linearly from 0 over the first N steps (not in
+the paper; a probe of docs/stargan.md, "Phase 6": G took another wrong convention, so no
+config option).
+
 ``--only`` builds the ``skip`` G with one of ``model.generator: pixel``'s two parts (the phase
 planes or the affine head): an ablation the config cannot name. Each RESULT line also holds
 ``per_change``: the garment accuracy and truth ratio of each kind of change (``eval``'s).
@@ -124,6 +128,7 @@ def main() -> None:
     parser.add_argument("--test", type=int, default=200, help="test garments (x 11 styles); 0: no scores")
     parser.add_argument("--out", default=None, help="write the progress grid here at the end")
     parser.add_argument("--only", choices=("phase", "affine"), help="the skip G with only this part of pixel")
+    parser.add_argument("--rec-warmup", type=int, default=0, help="steps to ramp lambda_rec from 0 (0: off)")
     args = parser.parse_args()
     if args.only:
         ablate(args.only)
@@ -134,8 +139,11 @@ def main() -> None:
     gray = garments(cfg.data)[0] if args.mode == "supervised" else None
     t, eval_at = cfg.train, {int(s) for s in args.eval_at.split(",") if s}
     cpu, stats = 0.0, {}
+    lambda_rec = t.lambda_rec
     for step in range(1, t.steps + 1):
         game.set_lr_factor(lr_factor(step - 1, t.steps, t.lr_decay_start))
+        if args.rec_warmup:  # g_update reads the weight from the config at every step
+            t.lambda_rec = lambda_rec * min(1.0, (step - 1) / args.rec_warmup)
         started = time.process_time()
         stats = game.iteration() if gray is None else supervised_iteration(game, gray)
         cpu += time.process_time() - started
@@ -146,7 +154,7 @@ def main() -> None:
             result = {"step": step, "cpu_s": round(cpu, 1), "cpu_s_per_step": round(cpu / step, 4)}
             result |= quick_scores(game.G, cfg, args.test) if args.test else {}
             result |= {"load": [round(x, 1) for x in os.getloadavg()], "mode": args.mode}
-            result["only"] = args.only
+            result["only"], result["rec_warmup"] = args.only, args.rec_warmup
             print("RESULT " + json.dumps({**result, "overrides": args.overrides}), flush=True)
     if args.out:
         game.write_grid(args.out)
