@@ -3,7 +3,7 @@ of the soft output (games/binary_translation.py)."""
 
 import pytest
 import torch
-from tiny_translation import SIZE, tiny_translation
+from tiny_translation import SIZE, tiny_translation, traced_iteration
 
 from ganforge.config import load_config
 from ganforge.games import GAMES
@@ -29,11 +29,7 @@ def _traced(folders, *overrides):
     cfg = load_config(None, [*tiny_translation("cyclegan", folders), "run.seed=0", *overrides])
     torch.manual_seed(0)
     game = GAMES["cyclegan"](cfg, torch.device("cpu"), DistContext(), SpeedPlan())
-    outputs_ab, inputs_ba = [], []
-    game.G_AB.register_forward_hook(lambda net, args, out: outputs_ab.append(out.detach().clone()))
-    game.G_BA.register_forward_hook(lambda net, args, out: inputs_ba.append(args[0].detach().clone()))
-    stats = game.iteration()
-    return game, outputs_ab, inputs_ba, stats
+    return game, *traced_iteration(game)
 
 
 def test_binary_b_shows_d_b_and_the_cycle_a_binary_map_and_still_trains_g_ab(folders):

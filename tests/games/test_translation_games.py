@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from tiny_translation import SIZE, tiny_translation
+from tiny_translation import SIZE, tiny_translation, traced_iteration
 
 from ganforge.config import ConfigError, load_config
 from ganforge.games import GAMES
@@ -174,11 +174,7 @@ def test_negative_weights_are_refused(folders):
 def _traced_iteration(folders, *overrides):
     """One CycleGAN iteration, recording G_AB's outputs and G_BA's inputs in call order."""
     game = _game("cyclegan", folders, *overrides)
-    outputs_ab, inputs_ba = [], []
-    game.G_AB.register_forward_hook(lambda net, args, out: outputs_ab.append(out.detach().clone()))
-    game.G_BA.register_forward_hook(lambda net, args, out: inputs_ba.append(args[0].detach().clone()))
-    stats = game.iteration()
-    return game, outputs_ab, inputs_ba, stats
+    return game, *traced_iteration(game)
 
 
 def test_cycle_noise_reaches_the_reverse_generator_only(folders):

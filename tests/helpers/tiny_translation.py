@@ -18,3 +18,13 @@ def tiny_translation(game, pairs):
         "train.loss=lsgan",
         "train.pool_size=6",
     ]
+
+
+def traced_iteration(game):
+    """One iteration of a built CycleGAN ``game``, recording G_AB's outputs and G_BA's inputs in
+    call order. Returns ``(outputs_ab, inputs_ba, stats)``."""
+    outputs_ab, inputs_ba = [], []
+    game.G_AB.register_forward_hook(lambda net, args, out: outputs_ab.append(out.detach().clone()))
+    game.G_BA.register_forward_hook(lambda net, args, out: inputs_ba.append(args[0].detach().clone()))
+    stats = game.iteration()
+    return outputs_ab, inputs_ba, stats
