@@ -322,16 +322,18 @@ def loop_config(tmp_path, run, *overrides):
     )
 
 
-def test_the_loop_resumes_a_stargan_run_bit_exactly_and_decays_to_zero(tmp_path):
+@pytest.mark.parametrize("overrides", [(), ("train.rec_warmup=5", "train.lambda_id=1")])
+def test_the_loop_resumes_a_stargan_run_bit_exactly_and_decays_to_zero(tmp_path, overrides):
     def stop_at_3(state, row):  # a SIGTERM during step 3's log row: the loop stops after step 4
         if state.step == 3:
             os.kill(os.getpid(), signal.SIGTERM)
 
     straight, split = tmp_path / "straight", tmp_path / "split"
-    train(loop_config(tmp_path, straight, "train.steps=6"))
-    # The same run (train.steps=6: the same decay schedule) stopped part-way, then resumed.
-    assert train(loop_config(tmp_path, split, "train.steps=6"), on_log=stop_at_3).step == 4
-    train(loop_config(tmp_path, split, "train.steps=6"), resume=True)
+    train(loop_config(tmp_path, straight, "train.steps=6", *overrides))
+    # The same run (train.steps=6: the same decay schedule) stopped part-way, then resumed; with
+    # the warm-up, inside the ramp (the checkpoint holds the game's G-update count).
+    assert train(loop_config(tmp_path, split, "train.steps=6", *overrides), on_log=stop_at_3).step == 4
+    train(loop_config(tmp_path, split, "train.steps=6", *overrides), resume=True)
     a, b = load_checkpoint(latest_checkpoint(straight)), load_checkpoint(latest_checkpoint(split))
     assert a["step"] == b["step"] == 6
     for net in ("G", "D"):
@@ -340,6 +342,7 @@ def test_the_loop_resumes_a_stargan_run_bit_exactly_and_decays_to_zero(tmp_path)
     rows_a, rows_b = read_metrics(straight / "metrics.csv"), read_metrics(split / "metrics.csv")
     for name in ("step", "d_loss", "g_loss", "g_rec", "d_cls", "gp", "lr_g", "lr_d"):
         assert rows_a[name] == rows_b[name], name
+    assert ("g_id" in rows_a) == bool(overrides) and rows_a.get("g_id") == rows_b.get("g_id")
     # The rate is 2e-4 (the default) for the first half, then falls linearly: 3/3, 2/3, 1/3 of
     # it for the last three updates; the factor after the last update is 0 (loop.lr_factor).
     assert rows_a["lr_g"] == pytest.approx([2e-4, 2e-4, 2e-4, 2e-4, 4e-4 / 3, 2e-4 / 3], rel=1e-5)
