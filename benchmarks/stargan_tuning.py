@@ -18,8 +18,8 @@ fault, not the game.
         [--eval-at 300,600] [--test 200] [--out grid.png] [--only phase|affine]
 
 ``--rec-warmup N`` ramps ``train.lambda_rec`` up linearly from 0 over the first N steps (not in
-the paper; a probe of docs/stargan.md, "Phase 6": G took another wrong convention, so no
-config option).
+the paper; a probe of docs/stargan.md, "Phase 6"). Since phase 7 the game has the same ramp as
+``train.rec_warmup`` (``--set train.rec_warmup=N``); the flag stays so phase 6's commands run.
 
 ``--only`` builds the ``skip`` G with one of ``model.generator: pixel``'s two parts (the phase
 planes or the affine head): an ablation the config cannot name. Each RESULT line also holds

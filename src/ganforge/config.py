@@ -145,6 +145,8 @@ class TrainConfig:
     lambda_rec: float = field(default=10.0, metadata=FIXED)  # reconstruction L1 (pixels)
     # StarGAN: identity L1 |x - G(x, own labels)|; 0 is the paper's (docs/stargan.md, "Tuning")
     lambda_id: float = field(default=0.0, metadata=FIXED)
+    # StarGAN: G updates over which lambda_rec ramps linearly up from 0; 0 is the paper's (off)
+    rec_warmup: int = field(default=0, metadata=FIXED)
     memory_format: str = field(
         default="auto", metadata=_choices(resumable=True, values=("auto", "channels_last", "contiguous"))
     )  # conv layout; auto: channels_last unless compiled
@@ -383,6 +385,8 @@ def validate(cfg: Config) -> None:
     for name in ("lambda_cls", "lambda_rec", "lambda_id"):  # StarGAN
         if getattr(cfg.train, name) < 0:
             raise ConfigError(f"train.{name} must be >= 0, got {getattr(cfg.train, name)}")
+    if cfg.train.rec_warmup < 0:
+        raise ConfigError(f"train.rec_warmup must be >= 0 G updates (0: off), got {cfg.train.rec_warmup}")
     if not 0 <= cfg.model.dropout < 1:
         raise ConfigError(f"model.dropout must be in [0, 1), got {cfg.model.dropout}")
     if cfg.eval.every < 0:

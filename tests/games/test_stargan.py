@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from torch import nn
 
 from ganforge.checkpoint import latest_checkpoint, load_checkpoint
 from ganforge.cli import main
@@ -89,8 +90,10 @@ def test_iterations_move_the_losses(tmp_path, generator):
     assert {"d_loss", "g_loss", "gp", "g_cls", "g_adv"} <= set(history[0])
 
 
-def test_state_dict_round_trip_continues_bit_exactly(tmp_path):
-    cfg = tiny(tmp_path)
+@pytest.mark.parametrize("overrides", [(), ("train.lambda_id=5", "train.rec_warmup=3")])
+def test_state_dict_round_trip_continues_bit_exactly(tmp_path, overrides):
+    # with the warm-up, the save (after 2 updates) falls inside the ramp (3 updates)
+    cfg = tiny(tmp_path, *overrides)
     straight = build(cfg)
     for _ in range(4):
         straight.iteration()
@@ -153,6 +156,71 @@ def test_the_identity_term_is_off_by_default_and_teaches_g_to_keep_its_input(tmp
     game = build(tiny(tmp_path, "train.lambda_id=10"))
     history = [float(game.iteration()["g_id"]) for _ in range(30)]
     assert sum(history[-5:]) < 0.85 * sum(history[:5])
+
+
+def paper_g_update(game, real, labels, targets, fake):
+    """The paper's G step (eq. 8), written out: what lambda_id = rec_warmup = 0 must train."""
+    t, D = game.cfg.train, game.D
+    D.requires_grad_(False)
+    scores, classes = D(fake)
+    g_adv, g_cls = game.loss.g(scores), game.classification_loss(classes, targets)
+    g_rec = (real - game.G(fake, labels)).abs().mean()
+    g_loss = g_adv + t.lambda_cls * g_cls + t.lambda_rec * g_rec
+    D.requires_grad_(True)
+    game.optimizers["opt_g"].zero_grad(set_to_none=True)
+    g_loss.backward()
+    game.optimizers["opt_g"].step()
+    return {"g_adv": g_adv.detach(), "g_cls": g_cls.detach(), "g_rec": g_rec.detach(), "g_loss": g_loss}
+
+
+def test_the_defaults_train_the_papers_g_step_bit_exactly(tmp_path, monkeypatch):
+    cfg = tiny(tmp_path)
+    assert (cfg.train.lambda_id, cfg.train.rec_warmup) == (0.0, 0)
+    game, reference = build(cfg), build(cfg)
+    monkeypatch.setattr(reference, "g_update", lambda *args: paper_g_update(reference, *args))
+    for step in range(3):
+        torch.manual_seed(step)  # the same target orders and penalty weights for both
+        ours = game.iteration()
+        torch.manual_seed(step)
+        theirs = reference.iteration()
+        assert ours.keys() == theirs.keys()
+        assert all(torch.equal(ours[k], theirs[k]) for k in ours)
+    a, b = weights(game), weights(reference)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+class IdentityG(nn.Module):
+    def forward(self, x, c):
+        return x
+
+
+def test_the_identity_term_adds_lambda_id_times_g_id_and_is_zero_for_an_identity_g(tmp_path):
+    plain, with_id = build(tiny(tmp_path)), build(tiny(tmp_path, "train.lambda_id=5"))
+    torch.manual_seed(3)
+    a = plain.iteration()
+    torch.manual_seed(3)
+    b = with_id.iteration()
+    assert float(b["g_id"]) > 0.05  # an untrained G changes its input
+    assert float(b["g_loss"]) == pytest.approx(float(a["g_loss"]) + 5 * float(b["g_id"]), rel=1e-5)
+    real, labels, targets = with_id.batch()
+    fake = with_id.G(real, targets)  # the real G's graph, so the step has something to train
+    with_id.train_nets["G"] = IdentityG()
+    stats = with_id.g_update(real, labels, targets, fake)
+    assert float(stats["g_id"]) == 0.0 and float(stats["g_rec"]) > 0  # G(fake, labels) = fake
+
+
+def test_the_reconstruction_warm_up_ramps_lambda_rec_from_zero(tmp_path):
+    with pytest.raises(ConfigError, match="rec_warmup"):
+        tiny(tmp_path, "train.rec_warmup=-1")
+    game = build(tiny(tmp_path, "train.lambda_rec=10", "train.rec_warmup=4"))
+    weights_seen = []
+    for _ in range(6):
+        weights_seen.append(game.rec_weight())
+        stats = game.iteration()
+        if weights_seen[-1] == 0:  # the first update: no cycle term at all
+            assert float(stats["g_loss"]) == pytest.approx(float(stats["g_adv"] + stats["g_cls"]), rel=1e-6)
+    assert weights_seen == pytest.approx([0, 2.5, 5, 7.5, 10, 10])
+    assert game.state_dict()["g_updates"] == 6
 
 
 def test_learning_rate_factor_zero_freezes_the_weights(tmp_path):
@@ -254,16 +322,18 @@ def loop_config(tmp_path, run, *overrides):
     )
 
 
-def test_the_loop_resumes_a_stargan_run_bit_exactly_and_decays_to_zero(tmp_path):
+@pytest.mark.parametrize("overrides", [(), ("train.rec_warmup=5", "train.lambda_id=1")])
+def test_the_loop_resumes_a_stargan_run_bit_exactly_and_decays_to_zero(tmp_path, overrides):
     def stop_at_3(state, row):  # a SIGTERM during step 3's log row: the loop stops after step 4
         if state.step == 3:
             os.kill(os.getpid(), signal.SIGTERM)
 
     straight, split = tmp_path / "straight", tmp_path / "split"
-    train(loop_config(tmp_path, straight, "train.steps=6"))
-    # The same run (train.steps=6: the same decay schedule) stopped part-way, then resumed.
-    assert train(loop_config(tmp_path, split, "train.steps=6"), on_log=stop_at_3).step == 4
-    train(loop_config(tmp_path, split, "train.steps=6"), resume=True)
+    train(loop_config(tmp_path, straight, "train.steps=6", *overrides))
+    # The same run (train.steps=6: the same decay schedule) stopped part-way, then resumed; with
+    # the warm-up, inside the ramp (the checkpoint holds the game's G-update count).
+    assert train(loop_config(tmp_path, split, "train.steps=6", *overrides), on_log=stop_at_3).step == 4
+    train(loop_config(tmp_path, split, "train.steps=6", *overrides), resume=True)
     a, b = load_checkpoint(latest_checkpoint(straight)), load_checkpoint(latest_checkpoint(split))
     assert a["step"] == b["step"] == 6
     for net in ("G", "D"):
@@ -272,6 +342,7 @@ def test_the_loop_resumes_a_stargan_run_bit_exactly_and_decays_to_zero(tmp_path)
     rows_a, rows_b = read_metrics(straight / "metrics.csv"), read_metrics(split / "metrics.csv")
     for name in ("step", "d_loss", "g_loss", "g_rec", "d_cls", "gp", "lr_g", "lr_d"):
         assert rows_a[name] == rows_b[name], name
+    assert ("g_id" in rows_a) == bool(overrides) and rows_a.get("g_id") == rows_b.get("g_id")
     # The rate is 2e-4 (the default) for the first half, then falls linearly: 3/3, 2/3, 1/3 of
     # it for the last three updates; the factor after the last update is 0 (loop.lr_factor).
     assert rows_a["lr_g"] == pytest.approx([2e-4, 2e-4, 2e-4, 2e-4, 4e-4 / 3, 2e-4 / 3], rel=1e-5)

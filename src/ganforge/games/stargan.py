@@ -10,6 +10,10 @@ hair colours stay exclusive). The losses, as named in the paper (eq. 5-8):
 - G: ``L_adv + lambda_cls * L_cls^f + lambda_rec * L_rec``, where
   ``L_rec = |x - G(G(x, c), c')|_1`` translates back to the original labels ``c'``.
 
+Not in the paper, both off by default: ``train.lambda_id`` adds ``lambda_id * |x - G(x, c')|_1``
+(CycleGAN's identity term, the input's own labels as the target), and ``train.rec_warmup``
+ramps ``lambda_rec`` linearly from 0 over that many G updates (docs/stargan.md, "Phase 7").
+
 ``L_cls`` is a softmax cross-entropy for single-label domains and a sum of per-attribute
 binary cross-entropies (averaged over the batch) for multi-label ones, as in the reference.
 The adversarial terms are any ganforge loss of D's PatchGAN scores (wgan-gp in the preset).
@@ -82,6 +86,7 @@ class StarGANGame(Game):
         distributed.check_batch(cfg.train.batch_size, dist)
         self.sampler = EpochSampler(len(self.dataset), cfg.train.batch_size, cfg.run.seed, device)
         self.grid_images, self.grid_targets = self._grid_inputs()
+        self.g_updates = 0  # G updates so far: the position on train.rec_warmup's ramp
 
     def _grid_inputs(self) -> tuple[Tensor, Tensor]:
         """``GRID_ROWS`` test images spread evenly over the test split (the training set when
@@ -181,7 +186,7 @@ class StarGANGame(Game):
         g_adv = self.loss.g(fake_scores)
         g_cls = self.classification_loss(fake_classes, targets)
         g_rec = (real - G(fake, labels)).abs().mean()
-        g_loss = g_adv + t.lambda_cls * g_cls + t.lambda_rec * g_rec
+        g_loss = g_adv + t.lambda_cls * g_cls + self.rec_weight() * g_rec
         extra = {}
         if t.lambda_id > 0:  # not in the paper: the one target whose truth is known, the input
             extra["g_id"] = (real - G(real, labels)).abs().mean()
@@ -190,6 +195,7 @@ class StarGANGame(Game):
         self.optimizers["opt_g"].zero_grad(set_to_none=True)
         g_loss.backward()
         self.optimizers["opt_g"].step()
+        self.g_updates += 1
         return {
             "g_adv": g_adv.detach(),
             "g_cls": g_cls.detach(),
@@ -198,6 +204,15 @@ class StarGANGame(Game):
             **{k: v.detach() for k, v in extra.items()},
         }
 
+    def rec_weight(self) -> float:
+        """``lambda_rec``, ramped linearly from 0 over the first ``train.rec_warmup`` G updates
+        (not in the paper; docs/stargan.md, "Phase 7": lets realism, not the cycle, pick G's
+        first convention); the constant ``lambda_rec`` when the warm-up is 0."""
+        t = self.cfg.train
+        if t.rec_warmup == 0:
+            return t.lambda_rec
+        return t.lambda_rec * min(1.0, self.g_updates / t.rec_warmup)
+
     # --- state, pictures, inference ----------------------------------------------------------
 
     def state_dict(self) -> dict[str, Any]:
@@ -205,12 +220,14 @@ class StarGANGame(Game):
             "sampler": self.sampler.state_dict(),
             "grid_images": self.grid_images.cpu(),
             "grid_targets": self.grid_targets.cpu(),
+            "g_updates": self.g_updates,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.sampler.load_state_dict(state["sampler"])
         self.grid_images = state["grid_images"].to(self.device)
         self.grid_targets = state["grid_targets"].to(self.device)
+        self.g_updates = state.get("g_updates", 0)  # runs saved before the warm-up existed: 0
 
     @torch.no_grad()
     def translate_grid(self) -> Tensor:
