@@ -39,6 +39,7 @@ from ganforge.data import load_dataset
 from ganforge.data.domains import Domains
 from ganforge.data.styles import garments, render
 from ganforge.evaluation.stargan import load_star_generator, target_combinations, to_uint8
+from ganforge.metrics.separation import auc
 from ganforge.models.stargan import StarDiscriminator
 
 INVERTED = 3  # the attribute's column in fmnist-styles' label vector
@@ -95,12 +96,6 @@ def detector_accuracy(real: torch.Tensor, fake: torch.Tensor, train: int, epochs
         fake_logit = net(fake[train:].float() / 127.5 - 1)[1][:, 0]
     accuracy = ((real_logit > 0).float().mean() + (fake_logit <= 0).float().mean()) / 2
     return {"accuracy": round(float(accuracy), 4), "auc": round(auc(real_logit, fake_logit), 4)}
-
-
-def auc(real: torch.Tensor, fake: torch.Tensor) -> float:
-    """P(score of a random real > that of a random fake), ties counted half: 0.5 = blind."""
-    diff = real[:, None] - fake[None, :]
-    return float((diff > 0).float().mean() + 0.5 * (diff == 0).float().mean())
 
 
 @torch.no_grad()

@@ -38,6 +38,7 @@ from ganforge.checkpoint import latest_checkpoint, load_checkpoint, load_inferen
 from ganforge.config import load_config
 from ganforge.data.translation import edges, load_translation
 from ganforge.evaluation.translation import translate_images
+from ganforge.metrics.separation import auc
 from ganforge.metrics.translation import EDGE_LEVEL, edge_iou, mean_absolute_error, psnr
 from ganforge.models.patchgan import PatchDiscriminator
 
@@ -68,18 +69,6 @@ def inward_maps(gray: np.ndarray) -> np.ndarray:
 def inner_maps(gray: np.ndarray) -> np.ndarray:
     """uint8 garments -> their true edge maps with the edge pixels on the background removed."""
     return np.where(gray > 0, edges(gray), 0).astype(np.uint8)
-
-
-def auc(pos: np.ndarray, neg: np.ndarray) -> float:
-    """P(a ``pos`` score > a ``neg`` score), ties counting half (the Mann-Whitney AUC)."""
-    both = np.concatenate([pos, neg])
-    order = both.argsort(kind="stable")
-    ranks = np.empty(len(both))
-    ranks[order] = np.arange(1, len(both) + 1)
-    for value in np.unique(both):  # average the ranks of ties
-        tied = both == value
-        ranks[tied] = ranks[tied].mean()
-    return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
 
 
 def patch_scores(D: torch.nn.Module, maps: np.ndarray) -> np.ndarray:

@@ -38,6 +38,7 @@ from ganforge.checkpoint import load_inference, load_latest_checkpoint
 from ganforge.config import load_config
 from ganforge.data.translation import load_translation, tint
 from ganforge.evaluation.translation import translate_images
+from ganforge.metrics.separation import auc
 from ganforge.models.translation import build_discriminator
 
 LUMA = np.array([0.299, 0.587, 0.114])  # Rec. 601 luminance of an RGB colour
@@ -172,12 +173,6 @@ def scores(net: nn.Module, images: torch.Tensor) -> torch.Tensor:
     """Per-image mean logit of uint8 [N, 3, H, W] images."""
     with torch.no_grad():
         return torch.cat([net(x.float() / 127.5 - 1).flatten(1).mean(1) for x in images.split(500)])
-
-
-def auc(real: torch.Tensor, fake: torch.Tensor) -> float:
-    """Probability that a real image scores above a fake one (ties count half); 1-D scores."""
-    above = (real[:, None] > fake[None]).double().mean() + 0.5 * (real[:, None] == fake[None]).double().mean()
-    return float(above)
 
 
 def train_critic(make, real: torch.Tensor, fake: torch.Tensor, held: int, steps: int, seed: int) -> dict:
