@@ -226,25 +226,30 @@ def test_unet_sizes_must_be_multiples_of_its_depth():
 
     meta = {"generator": "unet", "in_channels": 1, "image_size": 28}
     assert size_factor(meta) is None and parity_sizes(meta) == [28]  # padded to 32 inside: fixed size
-    meta["image_size"] = 32
-    assert size_factor(meta) == 32 and parity_sizes(meta) == [32, 64]
+    meta["image_size"] = 32  # a 1x1 bottleneck: torch.export would specialise the size
+    assert size_factor(meta) is None and parity_sizes(meta) == [32]
+    meta["image_size"] = 512  # a 2x2 bottleneck (depth stays 8): dynamic, checked at 512 and 1024
+    assert size_factor(meta) == 256 and parity_sizes(meta) == [512, 1024]
     assert size_factor({"family": "stargan", "image_size": 12}) == 4
     assert size_factor({"family": "stargan", "generator": "skip", "image_size": 12}) == 4
 
 
-def test_a_unet_at_28_px_exports_at_its_fixed_size(tmp_path, capsys):
-    """The pix2pix preset's U-Net pads 28 px to 32 inside: exported and checked at 28 px only."""
+@pytest.mark.parametrize(("size", "full_res"), [(28, False), (16, True)])
+def test_a_unet_up_to_256_px_exports_at_its_fixed_size(tmp_path, capsys, size, full_res):
+    """The pix2pix preset's U-Net pads 28 px to 32 inside, and a 16 px one has a 1x1 bottleneck
+    (which made the export fail before): both exported and checked at their size only."""
     pytest.importorskip("onnxruntime")
     from ganforge.export import example_inputs, run_exported
     from ganforge.models.translation import build_generator as build_translator
     from ganforge.models.translation import generator_meta
 
     torch.manual_seed(0)
-    meta = generator_meta("unet", 1, 1, 28, 4, norm="batch", dropout=True)
+    meta = generator_meta("unet", 1, 1, size, 4, norm="batch", dropout=True, full_res=full_res)
     save_generator(tmp_path / "run", build_translator(meta), meta, which="AtoB")
     out = tmp_path / "G.onnx"
     code, captured = export_cli(
         capsys, "export", "--run", tmp_path / "run", "--out", out, "--check-samples", 3
     )
-    assert code == 0 and "at 28x28 px" in captured.out and "H = W = 28 fixed" in captured.out
-    assert run_exported(out, "onnx", example_inputs(meta, 5)).shape == (5, 1, 28, 28)
+    assert code == 0, captured.err
+    assert f"at {size}x{size} px" in captured.out and f"H = W = {size} fixed" in captured.out
+    assert run_exported(out, "onnx", example_inputs(meta, 5)).shape == (5, 1, size, size)

@@ -105,6 +105,9 @@ class ModelConfig:
     generator: str = field(
         default="auto", metadata=_choices(resumable=False, values=("auto", "resnet", "unet", "skip", "pixel"))
     )
+    # unet G only: add a full-size level (a 3x3 stem whose features skip to a full-size head), so
+    # output pixels are not all interpolated from half-size features (models/unet.py)
+    full_res: bool = field(default=False, metadata=FIXED)
     # residual blocks of the resnet G; None: 6 up to 128 px, 9 above (the reference)
     res_blocks: int | None = field(default=None, metadata=FIXED)
     # PatchGAN stride-2 layers; None: 3 (70 px patches) from 128 px, 2 from 48 px, 1 below

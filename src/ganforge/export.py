@@ -20,8 +20,11 @@ take ``image`` float32 ``[N, C, H, W]`` in [-1, 1] (StarGAN also ``labels`` floa
 the target domains as 0/1) and return ``translated`` ``[N, C', H, W]`` in [-1, 1]. They are
 fully convolutional, so H and W are dynamic too, as multiples of the network's down-sampling
 factor (``size_factor``: 4 for the ResNet and StarGAN generators, ``2 ** depth`` for a
-U-Net); the parity check runs at the training size and at twice it. A U-Net trained at a size
-that is not such a multiple (28 px, padded to 32 inside) is exported at that fixed size.
+U-Net); the parity check runs at the training size and at twice it. A U-Net is exported at its
+fixed training size when that size is not such a multiple (28 px, padded to 32 inside) or when
+its bottleneck there is 1x1 (every U-Net up to 256 px): tracing a 1x1 map makes torch.export
+specialise the size (a size-1 dimension changes its contiguity checks), so one graph cannot
+serve both the training size and larger ones.
 """
 
 from __future__ import annotations
@@ -101,12 +104,16 @@ def output_name(meta: dict[str, Any]) -> str:
 
 def size_factor(meta: dict[str, Any]) -> int | None:
     """What H and W of a translation G's input must be multiples of for a dynamic size, or
-    None: a GAN (no image input), or a U-Net whose training size is not such a multiple."""
+    None: a GAN (no image input), or a U-Net whose training size is not such a multiple or
+    leaves it a 1x1 bottleneck."""
     kind = inference_kind(meta)
     if kind == "gan":
         return None
-    factor = 2 ** unet_depth(meta["image_size"]) if meta.get("generator") == "unet" else 4
-    return factor if meta["image_size"] % factor == 0 else None
+    size = meta["image_size"]
+    if meta.get("generator") != "unet":
+        return 4 if size % 4 == 0 else None
+    factor = 2 ** unet_depth(size)
+    return factor if size % factor == 0 and size // factor >= 2 else None  # see the module docstring
 
 
 def parity_sizes(meta: dict[str, Any]) -> list[int | None]:
@@ -125,8 +132,9 @@ def dynamic_shapes(meta: dict[str, Any]) -> tuple[dict[int, Any], ...]:
     factor = size_factor(meta)
     if factor is None or names[0] != "image":
         return tuple({0: batch} for _ in names)
-    # ResNet G: reflection padding needs a bottleneck of >= 2 px, so at least 8 px in
-    low = max(1, 8 // factor)
+    # ResNet G: reflection padding needs a bottleneck of >= 2 px, so at least 8 px in; a U-Net's
+    # bottleneck (size / factor) must stay >= 2 px (see the module docstring)
+    low = 2 if meta.get("generator") == "unet" else max(1, 8 // factor)
     image = {0: batch, 2: factor * torch.export.Dim("h", min=low), 3: factor * torch.export.Dim("w", min=low)}
     return (image, {0: batch})[: len(names)]
 

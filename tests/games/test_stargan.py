@@ -153,6 +153,8 @@ def test_the_identity_term_is_off_by_default_and_teaches_g_to_keep_its_input(tmp
     assert "g_id" not in build(tiny(tmp_path)).iteration()  # the paper's objective
     with pytest.raises(ConfigError, match="lambda_id"):
         tiny(tmp_path, "train.lambda_id=-1")
+    with pytest.raises(ConfigError, match="model.full_res is a U-Net option of cyclegan and pix2pix"):
+        build(tiny(tmp_path, "model.full_res=true"))
     game = build(tiny(tmp_path, "train.lambda_id=10"))
     history = [float(game.iteration()["g_id"]) for _ in range(30)]
     assert sum(history[-5:]) < 0.85 * sum(history[:5])

@@ -162,6 +162,19 @@ def test_channels_last_plan_runs(folders):
     assert game.G_AB.model[1].weight.is_contiguous(memory_format=torch.channels_last)
 
 
+@pytest.mark.parametrize("game_name", ["cyclegan", "pix2pix"])
+def test_full_res_unet_trains_and_is_saved_in_the_metadata(folders, game_name):
+    from ganforge.models.patchgan import ModelConfigError
+
+    game = _game(game_name, folders, "model.generator=unet", "model.full_res=true")
+    stats = game.iteration()
+    assert all(torch.isfinite(v) for v in stats.values())
+    for _, meta in game.inference().values():
+        assert meta["generator"] == "unet" and meta["full_res"] is True
+    with pytest.raises(ModelConfigError, match="model.full_res is a U-Net option"):
+        _game(game_name, folders, "model.generator=resnet", "model.full_res=true")
+
+
 def test_negative_weights_are_refused(folders):
     with pytest.raises(ConfigError, match=r"train.cycle_weight must be >= 0 \(0 turns it off\), got -1.0"):
         _game("cyclegan", folders, "train.cycle_weight=-1")

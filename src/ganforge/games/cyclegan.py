@@ -87,8 +87,9 @@ class CycleGAN(TranslationScoring, Game):
                 "set data.channels, or train.identity_weight=0"
             )
         kind = resolve_generator(model.generator, "resnet")
-        self.meta_ab = generator_meta(kind, channels_a, channels_b, size, model.g_width, model.res_blocks)
-        self.meta_ba = generator_meta(kind, channels_b, channels_a, size, model.g_width, model.res_blocks)
+        sizes = (size, model.g_width, model.res_blocks)
+        self.meta_ab = generator_meta(kind, channels_a, channels_b, *sizes, full_res=model.full_res)
+        self.meta_ba = generator_meta(kind, channels_b, channels_a, *sizes, full_res=model.full_res)
         self.G_AB = self.nets["G_AB"] = build_generator(self.meta_ab)
         self.G_BA = self.nets["G_BA"] = build_generator(self.meta_ba)
         self.D_A = self.nets["D_A"] = build_discriminator(channels_a, size, model.d_width, model.d_layers)

@@ -60,7 +60,7 @@ class Pix2Pix(TranslationScoring, Game):
         kind = resolve_generator(model.generator, "unet")
         # The reference's pix2pix: batch norm and dropout in G (its noise), batch norm in D.
         self.meta = generator_meta(
-            kind, channels_a, channels_b, size, model.g_width, model.res_blocks, norm="batch", dropout=True
+            kind, channels_a, channels_b, size, model.g_width, model.res_blocks, "batch", True, model.full_res
         )
         self.G = self.nets["G"] = build_generator(self.meta)
         self.D = self.nets["D"] = build_discriminator(

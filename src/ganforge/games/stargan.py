@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ganforge import __version__
-from ganforge.config import Config
+from ganforge.config import Config, ConfigError
 from ganforge.data import load_dataset
 from ganforge.data.batches import to_unit_range
 from ganforge.data.domains import Domains
@@ -71,6 +71,8 @@ class StarGANGame(Game):
         channels, size = self.dataset.shape[0], self.dataset.shape[1]
         res_blocks = DEFAULT_RES_BLOCKS if cfg.model.res_blocks is None else cfg.model.res_blocks
         kind = resolve_generator(cfg.model.generator, paper_default="resnet")
+        if cfg.model.full_res:
+            raise ConfigError("model.full_res is a U-Net option of cyclegan and pix2pix, not of StarGAN")
         domains = len(self.domains.names)
         self.meta = generator_meta(channels, domains, size, cfg.model.g_width, res_blocks, kind)
         self.nets["G"] = build_generator(self.meta)

@@ -48,10 +48,13 @@ def generator_meta(
     res_blocks: int | None = None,
     norm: str = "instance",
     dropout: bool = False,
+    full_res: bool = False,
 ) -> dict[str, Any]:
     """Everything ``build_generator`` needs, as plain JSON-able values (``res_blocks`` resolved)."""
     if kind not in GENERATORS:
         raise ModelConfigError(f"model.generator={kind!r} is not a generator; choose one of: resnet, unet")
+    if full_res and kind != "unet":
+        raise ModelConfigError("model.full_res is a U-Net option; set model.generator=unet or full_res=false")
     if kind == "resnet" and res_blocks is None:
         res_blocks = default_res_blocks(image_size)
     if res_blocks is not None and res_blocks < 0:
@@ -65,6 +68,7 @@ def generator_meta(
         "res_blocks": res_blocks if kind == "resnet" else None,
         "norm": norm,
         "dropout": dropout,
+        "full_res": full_res,
     }
 
 
@@ -83,6 +87,7 @@ def build_generator(meta: dict[str, Any]) -> nn.Module:
             meta["width"],
             norm=meta["norm"],
             dropout=meta["dropout"],
+            full_res=meta.get("full_res", False),  # runs saved before the option have no key
         )
     else:
         raise ModelConfigError(f"unknown generator {meta['generator']!r} in the saved metadata")

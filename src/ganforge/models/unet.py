@@ -12,6 +12,14 @@ Depth from the size: ``ceil(log2(image_size))`` levels, so 32 px gets 5 (1x1 bot
 power of two (28 px) is reflection-padded to the next one (32) on the way in and cropped back
 on the way out, so 28 px gets the 32 px network and its 1x1 bottleneck. Above 256 px the depth
 stays 8 and the bottleneck grows.
+
+``full_res`` (not in the paper; ``model.full_res``): the reference's network never computes at
+the image's own resolution. Its first layer is already stride 2 and its last a stride-2
+transposed convolution of half-size features, so every output pixel is interpolated, which
+blurs maps that are sharp per pixel (a colour map, an outline). ``full_res`` adds a full-size
+level around it: a 3x3 convolution of the input before the first down-sampling, and at the end
+its features concatenated with the network's (now width-channel, un-squashed) output, then a
+3x3 convolution, ReLU and a 1x1 convolution to the image channels, tanh.
 """
 
 from __future__ import annotations
@@ -48,6 +56,7 @@ class SkipBlock(nn.Module):
         in_channels: int | None = None,
         out_channels: int | None = None,
         dropout: bool = False,
+        squash: bool = True,
     ):
         super().__init__()
         self.outermost = out_channels is not None
@@ -55,7 +64,7 @@ class SkipBlock(nn.Module):
         down = nn.Conv2d(in_channels or outer, inner, 4, stride=2, padding=1, bias=bias)
         if self.outermost:
             up = nn.ConvTranspose2d(inner * 2, out_channels, 4, stride=2, padding=1)
-            layers = [down, sub, nn.ReLU(True), up, nn.Tanh()]
+            layers = [down, sub, nn.ReLU(True), up] + ([nn.Tanh()] if squash else [])
         elif sub is None:  # innermost: no norm on the 1x1 bottleneck, no skip below
             up = nn.ConvTranspose2d(inner, outer, 4, stride=2, padding=1, bias=bias)
             layers = [nn.LeakyReLU(0.2, True), down, nn.ReLU(True), up, _norm(norm, outer)]
@@ -71,12 +80,23 @@ class SkipBlock(nn.Module):
         return torch.cat([x, self.model(x)], 1)
 
 
+class _FullSizeSkip(nn.Module):
+    """``cat([x, inner(x)])`` at the image's own size: the full-res level's skip connection."""
+
+    def __init__(self, inner: nn.Module):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.cat([x, self.inner(x)], 1)
+
+
 class UnetGenerator(nn.Module):
     """``[N, in_channels, S, S]`` in [-1, 1] -> ``[N, out_channels, S, S]`` in [-1, 1].
 
     ``image_size`` fixes the depth (see the module docstring); other sizes run too when they
     are multiples of ``2 ** depth`` after the same padding. ``norm``: "batch" (the reference's
-    pix2pix default) or "instance".
+    pix2pix default) or "instance". ``full_res``: the full-size level of the module docstring.
     """
 
     def __init__(
@@ -87,6 +107,7 @@ class UnetGenerator(nn.Module):
         width: int = 64,
         norm: str = "batch",
         dropout: bool = True,
+        full_res: bool = False,
     ):
         super().__init__()
         self.depth = unet_depth(image_size)
@@ -97,7 +118,16 @@ class UnetGenerator(nn.Module):
             # the reference's dropout levels: 8 ngf both sides, below the 4 ngf level
             use_dropout = dropout and channels[d - 1] == width * 8
             block = SkipBlock(channels[d - 1], channels[d], block, norm, dropout=use_dropout)
-        self.model = SkipBlock(width, channels[1], block, norm, in_channels, out_channels)
+        if not full_res:
+            self.model = SkipBlock(width, channels[1], block, norm, in_channels, out_channels)
+            return
+        # The stem's features skip the whole network (no norm on them: they keep the input's
+        # absolute levels, which a colour map is a function of; tests/models/test_translation_nets.py).
+        stem = nn.Sequential(nn.Conv2d(in_channels, width, 3, padding=1), nn.LeakyReLU(0.2, True))
+        core = SkipBlock(width, channels[1], block, norm, width, width, squash=False)
+        head = [nn.ReLU(True), nn.Conv2d(2 * width, width, 3, padding=1), nn.ReLU(True)]
+        head += [nn.Conv2d(width, out_channels, 1), nn.Tanh()]
+        self.model = nn.Sequential(stem, _FullSizeSkip(core), *head)
 
     def forward(self, x: Tensor) -> Tensor:
         height, width = x.shape[-2:]
