@@ -9,7 +9,8 @@ is the obstacle, not the unpaired game.
 
 ``--generator``: ``resnet`` / ``unet`` (the translation generators, ``--width``,
 ``--res-blocks``), ``pixel`` (1x1 convolutions only: a per-pixel function, the smallest net
-that can represent a colour map) or ``unet-pixel`` (a probe: the U-Net plus a per-pixel path).
+that can represent a colour map), ``unet-pixel`` (a probe: the U-Net plus a per-pixel path) or
+``unet-full`` (the U-Net with ``model.full_res``: a full-size level, models/unet.py).
 It also prints how much the generator's output changes when the input's gray levels are
 scaled (``brightness_change``): a generator that cannot see absolute gray levels gives 0 and
 cannot learn a colour map of gray level.
@@ -71,8 +72,9 @@ class UnetWithPixelPath(nn.Module):
 def make_generator(args, channels: tuple[int, int], size: int) -> nn.Module:
     if args.generator == "pixel":
         return pixel_net(*channels)
-    kind = "unet" if args.generator == "unet-pixel" else args.generator
-    G = build_generator(generator_meta(kind, *channels, size, args.width, args.res_blocks))
+    kind = "unet" if args.generator.startswith("unet") else args.generator
+    full_res = args.generator == "unet-full"
+    G = build_generator(generator_meta(kind, *channels, size, args.width, args.res_blocks, full_res=full_res))
     return UnetWithPixelPath(G, *channels) if args.generator == "unet-pixel" else G
 
 
@@ -92,7 +94,8 @@ def brightness_change(G: nn.Module, images: torch.Tensor) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pair", default="fmnist-tint", choices=("fmnist-tint", "fmnist-edges"))
-    parser.add_argument("--generator", default="resnet", choices=("resnet", "unet", "unet-pixel", "pixel"))
+    kinds = ("resnet", "unet", "unet-pixel", "unet-full", "pixel")
+    parser.add_argument("--generator", default="resnet", choices=kinds)
     parser.add_argument("--width", type=int, default=16, help="ngf")
     parser.add_argument("--res-blocks", type=int, default=3)
     parser.add_argument("--steps", type=int, default=300)
