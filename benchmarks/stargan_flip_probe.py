@@ -18,9 +18,15 @@ script measures that, on the run's own translations of test garments:
    between reals and each set; its ``inverted`` probability on real images whose background
    is left in the other inversion (the garment true) and on the caricature (the background
    true), to show what its classifier reads.
+3. **A game-like fresh D** (``--game-d SEEDS``; docs/stargan.md, "Phase 8"): does the class
+   loss on D's shared trunk blind its realism head? The game's D trained as ``d_update`` trains
+   it (PatchGAN head, lsgan, the preset's Adam and batch, 1,500 steps), with and without the
+   class loss, on the caricature or on G's translations (``--over-run``: also those of every
+   stored G); the AUC of its realism score on held-out caricatures and G's flips. (Part 1's D
+   differs: its class head as one logit, BCE, trained on the caricature itself.)
 
     OMP_NUM_THREADS=1 PYTHONPATH=src .venv/bin/python benchmarks/stargan_flip_probe.py \
-        --run RUN [--n 1500] [--epochs 4] [--json out.json]
+        --run RUN [--n 1500] [--epochs 4] [--json out.json] [--game-d 2 [--only-game-d] [--over-run]]
 """
 
 from __future__ import annotations
@@ -34,13 +40,14 @@ import time
 import torch
 import torch.nn.functional as F
 
-from ganforge.checkpoint import latest_checkpoint, load_checkpoint, saved_config
+from ganforge.checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint, saved_config
 from ganforge.data import load_dataset
 from ganforge.data.domains import Domains
 from ganforge.data.styles import garments, render
 from ganforge.evaluation.stargan import load_star_generator, target_combinations, to_uint8
+from ganforge.losses import d_lsgan
 from ganforge.metrics.separation import auc
-from ganforge.models.stargan import StarDiscriminator
+from ganforge.models.stargan import StarDiscriminator, build_generator
 
 INVERTED = 3  # the attribute's column in fmnist-styles' label vector
 GARMENT_LEVEL = 10  # gray levels (of 255) above which a pixel belongs to the garment
@@ -96,6 +103,105 @@ def detector_accuracy(real: torch.Tensor, fake: torch.Tensor, train: int, epochs
         fake_logit = net(fake[train:].float() / 127.5 - 1)[1][:, 0]
     accuracy = ((real_logit > 0).float().mean() + (fake_logit <= 0).float().mean()) / 2
     return {"accuracy": round(float(accuracy), 4), "auc": round(auc(real_logit, fake_logit), 4)}
+
+
+HEADS = ("adv", "adv+cls")  # the game-like fresh D's variants (Phase 8; a split D's realism head is "adv")
+
+
+def game_detector(
+    train_sets: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    held_real: torch.Tensor,
+    held: dict[str, torch.Tensor],
+    heads: str,
+    steps: int,
+    seed: int,
+    lambda_cls: float = 1.0,
+) -> dict:
+    """A fresh D trained as the game's ``d_update`` trains it (docs/stargan.md, "Phase 8"): a
+    ``StarDiscriminator`` 16 wide, its PatchGAN head on lsgan's D loss (reals towards 1, fakes
+    towards 0), Adam 4e-4 (0.5, 0.999), 16 reals and 16 fakes a step, for ``steps`` steps.
+    ``heads``: ``adv`` (the adversarial loss alone), ``adv+cls`` (plus ``lambda_cls`` times the
+    game's multi-label L_cls on the reals' labels, one shared trunk), ``adv+cls split`` (the same
+    with ``model.d_split``'s own trunk for the class head). ``train_sets`` is
+    ``(real uint8 [N, 3, S, S], their labels [N, K], fake uint8 [M, 3, S, S])``.
+
+    Returns, per held-out set, the AUC of the mean patch score between ``held_real`` and the set
+    (0.5: blind), and the held-out reals' ``inverted`` accuracy by the class head."""
+    real, labels, fake = train_sets
+    torch.manual_seed(seed)
+    net = StarDiscriminator(real.shape[1], labels.shape[1], real.shape[-1], 16, split=heads.endswith("split"))
+    opt = torch.optim.Adam(net.parameters(), 4e-4, betas=(0.5, 0.999))
+    draw = torch.Generator().manual_seed(seed)
+    for _ in range(steps):
+        r, f = (
+            torch.randint(len(real), (16,), generator=draw),
+            torch.randint(len(fake), (16,), generator=draw),
+        )
+        real_scores, real_classes = net(real[r].float() / 127.5 - 1)
+        loss = d_lsgan(real_scores, net(fake[f].float() / 127.5 - 1)[0])
+        if heads != "adv":  # the game's L_cls for multi-label domains (games/stargan.py)
+            cls = F.binary_cross_entropy_with_logits(real_classes, labels[r], reduction="sum") / 16
+            loss = loss + lambda_cls * cls
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        real_scores, real_classes = net(held_real[0].float() / 127.5 - 1)
+        out = {
+            name: round(auc(real_scores.mean(1), net(images.float() / 127.5 - 1)[0].mean(1)), 4)
+            for name, images in held.items()
+        }
+        inverted_right = (real_classes[:, INVERTED] > 0) == (held_real[1][:, INVERTED] == 1)
+    out["real_inverted_accuracy"] = round(float(inverted_right.float().mean()), 4)
+    return out
+
+
+@torch.no_grad()
+def translations_over_run(run: str, G, x: torch.Tensor, wanted: torch.Tensor) -> torch.Tensor:
+    """uint8 translations of ``x [N, 3, S, S]`` (in [-1, 1]) into ``wanted [N, K]``, image ``i``
+    by the G of the run's ``i % k``-th of its ``k`` stored checkpoints (oldest first): the fakes
+    of a D that followed G through the run, not only its last state."""
+    stored = list_checkpoints(run)
+    out = torch.empty(x.shape, dtype=torch.uint8)
+    for k, path in enumerate(stored):
+        G.load_state_dict(load_checkpoint(path)["G"])
+        index = torch.arange(k, len(x), len(stored))
+        fake = torch.cat([G(a, c) for a, c in zip(x[index].split(BATCH), wanted[index].split(BATCH))])
+        out[index] = to_uint8(fake)
+    return out
+
+
+def game_detectors(sets: dict, targets: dict, train: int, steps: int, seeds: int) -> dict:
+    """``game_detector`` for each of ``HEADS``, trained on two kinds of fakes (the caricature;
+    G's own translations, flips and keeps, as the game's D sees them; with ``over_run_flip``
+    in ``sets``, a third: the same by the run's stored G, ``translations_over_run``) against
+    reals of the same targets with their labels, ``seeds`` fresh D each; scored on the
+    held-out flip targets."""
+    held_real = (sets["real_flip"][train:], targets["real_flip"][train:])
+    held = {name: sets[name][train:] for name in ("caricature_flip", "fake_flip", "truth_flip")}
+    real_flip = (sets["real_flip"][:train], targets["real_flip"][:train])
+    both = [(sets[f"real_{k}"][:train], targets[f"real_{k}"][:train]) for k in ("flip", "keep")]
+    trainings = {
+        "caricature": (*real_flip, sets["caricature_flip"][:train]),
+        "G's translations": (
+            torch.cat([b[0] for b in both]),
+            torch.cat([b[1] for b in both]),
+            torch.cat([sets["fake_flip"][:train], sets["fake_keep"][:train]]),
+        ),
+    }
+    if "over_run_flip" in sets:
+        fakes = torch.cat([sets["over_run_flip"][:train], sets["over_run_keep"][:train]])
+        trainings["G's translations over the run"] = (*trainings["G's translations"][:2], fakes)
+    result = {}
+    for trained_on, train_sets in trainings.items():
+        for heads in HEADS:
+            runs = [game_detector(train_sets, held_real, held, heads, steps, seed) for seed in range(seeds)]
+            summary = {
+                key: [round(sum(r[key] for r in runs) / seeds, 4), [r[key] for r in runs]] for key in runs[0]
+            }
+            result[f"{trained_on} / {heads}"] = summary
+            print(f"game-like D, trained on {trained_on}, {heads}: {summary}", flush=True)
+    return result
 
 
 @torch.no_grad()
@@ -158,6 +264,18 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=4, help="detector epochs")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default=None)
+    parser.add_argument(
+        "--game-d",
+        type=int,
+        default=0,
+        metavar="SEEDS",
+        help="also train SEEDS game-like fresh D per variant",
+    )
+    parser.add_argument("--game-d-steps", type=int, default=1500, help="their D updates (the preset's)")
+    parser.add_argument("--only-game-d", action="store_true", help="skip the phase-6 measurements")
+    parser.add_argument(
+        "--over-run", action="store_true", help="game-like D also on the translations of every stored G"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     started = time.process_time()
@@ -167,12 +285,12 @@ def main() -> None:
     domains = Domains.of(test)
     combos = target_combinations(domains.vectors(load_dataset(cfg.data, seed=cfg.run.seed)))
     gray = garments(test_cfg)[0]
-    G, _ = load_star_generator(args.run)
+    G, meta = load_star_generator(args.run)
     last = latest_checkpoint(args.run)
     if last is None:
         raise SystemExit(f"no checkpoint in {args.run}/checkpoints: the probe needs the run's D")
     payload = load_checkpoint(last)
-    D = StarDiscriminator(3, len(domains.names), test.shape[1], cfg.model.d_width)
+    D = StarDiscriminator(3, len(domains.names), test.shape[1], cfg.model.d_width, split=cfg.model.d_split)
     D.load_state_dict(payload["D"])
     D.eval()
     n = args.n
@@ -188,7 +306,9 @@ def main() -> None:
         sets[f"fake_{kind}"], sets[f"real_{kind}"] = to_uint8(fake), render(gray[real_idx], wanted)
         sets[f"truth_{kind}"] = render(gray[fake_idx], wanted)
         targets.update({f"{s}_{kind}": wanted for s in ("fake", "real", "truth")})
-        if flip:
+        if args.over_run:
+            sets[f"over_run_{kind}"] = translations_over_run(args.run, build_generator(meta), x, wanted)
+        if flip and not args.only_game_d:
             sets["caricature_flip"] = swap_inversion(gray[fake_idx], wanted, "garment")
             sets["background_flip"] = swap_inversion(gray[fake_idx], wanted, "background")
             targets["caricature_flip"] = targets["background_flip"] = wanted
@@ -197,17 +317,19 @@ def main() -> None:
             path.append({"t": "G's own", "rec_mae": fake_rec(G, x, sets["fake_flip"], sources)})
             print(f"cycle path (caricature t=0 -> truth t=1): {path}", flush=True)
     train = n * 2 // 3
-    detect = {}
-    for name in ("fake_flip", "fake_keep", "caricature_flip", "truth_flip"):
-        reals = sets["real_flip" if "flip" in name else "real_keep"]
-        detect[name] = detector_accuracy(reals, sets[name], train, args.epochs, args.seed)
-        print(f"detector real vs {name}: {detect[name]}", flush=True)
-    result = {
-        "run": args.run,
-        "n": n,
-        "detector": detect,
-        "cycle_path": path,
-        "run_D": run_d_view(D, sets, targets),
+    result = {"run": args.run, "n": n}
+    if args.only_game_d:
+        sets["caricature_flip"] = swap_inversion(gray[fake_idx], targets["fake_flip"], "garment")
+    else:
+        detect = {}
+        for name in ("fake_flip", "fake_keep", "caricature_flip", "truth_flip"):
+            reals = sets["real_flip" if "flip" in name else "real_keep"]
+            detect[name] = detector_accuracy(reals, sets[name], train, args.epochs, args.seed)
+            print(f"detector real vs {name}: {detect[name]}", flush=True)
+        result.update(detector=detect, cycle_path=path, run_D=run_d_view(D, sets, targets))
+    if args.game_d:
+        result["game_d"] = game_detectors(sets, targets, train, args.game_d_steps, args.game_d)
+    result |= {
         "cpu_s": round(time.process_time() - started, 1),
         "load": [round(x, 1) for x in os.getloadavg()],
     }

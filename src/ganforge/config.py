@@ -112,6 +112,9 @@ class ModelConfig:
     res_blocks: int | None = field(default=None, metadata=FIXED)
     # PatchGAN stride-2 layers; None: 3 (70 px patches) from 128 px, 2 from 48 px, 1 below
     d_layers: int | None = field(default=None, metadata=FIXED)
+    # StarGAN only (other games ignore it): give D's class head a trunk of its own, so L_cls
+    # cannot shape the features its realism head reads; twice D's cost (docs/stargan.md, "Phase 8")
+    d_split: bool = field(default=False, metadata=FIXED)
 
 
 @dataclass

@@ -90,7 +90,9 @@ def test_iterations_move_the_losses(tmp_path, generator):
     assert {"d_loss", "g_loss", "gp", "g_cls", "g_adv"} <= set(history[0])
 
 
-@pytest.mark.parametrize("overrides", [(), ("train.lambda_id=5", "train.rec_warmup=3")])
+@pytest.mark.parametrize(
+    "overrides", [(), ("train.lambda_id=5", "train.rec_warmup=3"), ("model.d_split=true",)]
+)
 def test_state_dict_round_trip_continues_bit_exactly(tmp_path, overrides):
     # with the warm-up, the save (after 2 updates) falls inside the ramp (3 updates)
     cfg = tiny(tmp_path, *overrides)
@@ -189,6 +191,26 @@ def test_the_defaults_train_the_papers_g_step_bit_exactly(tmp_path, monkeypatch)
         assert all(torch.equal(ours[k], theirs[k]) for k in ours)
     a, b = weights(game), weights(reference)
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("split", [False, True])
+def test_with_d_split_the_class_loss_leaves_the_realism_trunk_alone(tmp_path, split):
+    """Two games alike but for ``lambda_cls`` take one D update on the same batch: with
+    ``model.d_split`` D's realism trunk and head come out identical (L_cls cannot reach them)
+    and only the class trunk differs; with one shared trunk (the paper's D) the trunk differs."""
+    after = []
+    for lambda_cls in (1, 5):
+        game = build(tiny(tmp_path, f"model.d_split={str(split).lower()}", f"train.lambda_cls={lambda_cls}"))
+        torch.manual_seed(1)
+        real, labels, targets = game.batch()
+        game.d_update(real, labels, game.G(real, targets).detach())
+        after.append(weights(game))
+    same = {key: torch.equal(after[0][key], after[1][key]) for key in after[0] if key.startswith("D.")}
+    realism = [key for key in same if key.startswith(("D.main.", "D.patch_head."))]
+    assert all(same[key] for key in realism) == split
+    assert not same["D.class_head.weight"]
+    assert any(key.startswith("D.class_trunk.") for key in same) == split
+    assert not split or not any(same[key] for key in same if key.startswith("D.class_trunk."))
 
 
 class IdentityG(nn.Module):
@@ -324,7 +346,9 @@ def loop_config(tmp_path, run, *overrides):
     )
 
 
-@pytest.mark.parametrize("overrides", [(), ("train.rec_warmup=5", "train.lambda_id=1")])
+@pytest.mark.parametrize(
+    "overrides", [(), ("train.rec_warmup=5", "train.lambda_id=1"), ("model.d_split=true",)]
+)
 def test_the_loop_resumes_a_stargan_run_bit_exactly_and_decays_to_zero(tmp_path, overrides):
     def stop_at_3(state, row):  # a SIGTERM during step 3's log row: the loop stops after step 4
         if state.step == 3:
@@ -341,10 +365,12 @@ def test_the_loop_resumes_a_stargan_run_bit_exactly_and_decays_to_zero(tmp_path,
     for net in ("G", "D"):
         assert a[net].keys() == b[net].keys()
         assert all(torch.equal(a[net][k], b[net][k]) for k in a[net]), net
+    assert any(k.startswith("class_trunk.") for k in a["D"]) == ("model.d_split=true" in overrides)
     rows_a, rows_b = read_metrics(straight / "metrics.csv"), read_metrics(split / "metrics.csv")
     for name in ("step", "d_loss", "g_loss", "g_rec", "d_cls", "gp", "lr_g", "lr_d"):
         assert rows_a[name] == rows_b[name], name
-    assert ("g_id" in rows_a) == bool(overrides) and rows_a.get("g_id") == rows_b.get("g_id")
+    with_id = any("lambda_id" in o for o in overrides)
+    assert ("g_id" in rows_a) == with_id and rows_a.get("g_id") == rows_b.get("g_id")
     # The rate is 2e-4 (the default) for the first half, then falls linearly: 3/3, 2/3, 1/3 of
     # it for the last three updates; the factor after the last update is 0 (loop.lr_factor).
     assert rows_a["lr_g"] == pytest.approx([2e-4, 2e-4, 2e-4, 2e-4, 4e-4 / 3, 2e-4 / 3], rel=1e-5)

@@ -88,3 +88,19 @@ def test_the_detector_is_blind_to_one_distribution_and_sees_two(probe):
 def test_auc_is_half_for_ties_and_one_for_separated_scores(probe):
     assert probe.auc(torch.ones(5), torch.ones(7)) == pytest.approx(0.5)
     assert probe.auc(torch.tensor([2.0, 3.0]), torch.tensor([0.0, 1.0])) == pytest.approx(1.0)
+
+
+def test_the_game_like_detector_sees_the_caricature_and_its_class_head_reads_the_inversion(probe):
+    """Phase 8's D, trained as the game's ``d_update`` trains it: its realism head learns to
+    reject the caricature (and not the real rendered truth), with the class loss or without;
+    only with it does the class head name the inversion of held-out reals."""
+    targets = torch.tensor([[1.0, 0, 0, 1, 0], [0, 1, 0, 0, 0]]).repeat(120, 1)
+    real = render(blobs(240, seed=2), targets)
+    caricature = probe.swap_inversion(blobs(240, seed=3), targets, "garment")
+    truth = render(blobs(240, seed=3), targets)
+    held = {"caricature": caricature[160:], "truth": truth[160:]}
+    train_sets = (real[:160], targets[:160], caricature[:160])
+    for heads in probe.HEADS:
+        out = probe.game_detector(train_sets, (real[160:], targets[160:]), held, heads, steps=150, seed=0)
+        assert out["caricature"] > 0.9 and abs(out["truth"] - 0.5) < 0.2, heads
+        assert (out["real_inverted_accuracy"] > 0.95) == (heads == "adv+cls"), heads

@@ -84,6 +84,30 @@ def test_rebuild_from_meta_round_trip(kind, net):
     assert torch.equal(G(x, c), G2(x, c))
 
 
+def test_a_split_d_gives_its_class_head_a_trunk_of_its_own():
+    """``model.d_split``: the two heads share no parameter, each head's gradient reaches only its
+    own trunk, and the realism path is the unsplit D's (the same initial weights, the same
+    scores), whose state dict is unchanged (``class_trunk.*`` only when split)."""
+    torch.manual_seed(0)
+    plain = StarDiscriminator(3, 5, 28, width=4)
+    torch.manual_seed(0)
+    split = StarDiscriminator(3, 5, 28, width=4, split=True)
+    assert not any(key.startswith("class_trunk") for key in plain.state_dict())
+    realism = {id(p) for p in [*split.main.parameters(), *split.patch_head.parameters()]}
+    classes = {id(p) for p in [*split.class_trunk.parameters(), *split.class_head.parameters()]}
+    assert realism.isdisjoint(classes) and len(realism) + len(classes) == len(list(split.parameters()))
+    for key, value in plain.state_dict().items():
+        assert torch.equal(value, split.state_dict()[key]), key
+    x = torch.rand(2, 3, 28, 28) * 2 - 1
+    assert torch.equal(plain(x)[0], split(x)[0])
+    split(x)[1].sum().backward()  # a classification loss alone
+    assert all(p.grad is None for p in [*split.main.parameters(), *split.patch_head.parameters()])
+    assert all(p.grad.abs().sum() > 0 for p in split.class_trunk.parameters() if p.dim() > 1)
+    split.zero_grad(set_to_none=True)
+    split(x)[0].sum().backward()  # a realism loss alone
+    assert all(p.grad is None for p in [*split.class_trunk.parameters(), *split.class_head.parameters()])
+
+
 @pytest.mark.parametrize("size", [30, 4])
 def test_bad_sizes_fail_clearly(size):
     with pytest.raises(StarGANShapeError, match="data.image_size"):

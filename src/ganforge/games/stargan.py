@@ -76,7 +76,9 @@ class StarGANGame(Game):
         domains = len(self.domains.names)
         self.meta = generator_meta(channels, domains, size, cfg.model.g_width, res_blocks, kind)
         self.nets["G"] = build_generator(self.meta)
-        self.nets["D"] = StarDiscriminator(channels, domains, size, cfg.model.d_width)
+        self.nets["D"] = StarDiscriminator(
+            channels, domains, size, cfg.model.d_width, split=cfg.model.d_split
+        )
         t = cfg.train
         self.plan_speed(gradient_penalty=self.loss.gradient_penalty)
         self.prepare_nets()

@@ -243,26 +243,42 @@ def discriminator_depth(image_size: int) -> tuple[int, int]:
     return depth, side
 
 
+def discriminator_trunk(channels: int, width: int, depth: int) -> nn.Sequential:
+    """D's shared layers: ``depth`` stride-2 4x4 convolutions from ``width``, doubling, LeakyReLU."""
+    layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.01)]
+    current = width
+    for _ in range(depth - 1):
+        layers += [nn.Conv2d(current, current * 2, 4, 2, 1), nn.LeakyReLU(0.01)]
+        current *= 2
+    return nn.Sequential(*layers)
+
+
 class StarDiscriminator(nn.Module):
     """``D(x)``: images ``[N, C, S, S]`` -> (PatchGAN scores ``[N, P]``, domain logits ``[N, K]``),
-    ``P`` = patches of the last feature map (its side squared)."""
+    ``P`` = patches of the last feature map (its side squared).
 
-    def __init__(self, channels: int, num_domains: int, image_size: int, width: int = 64):
+    ``split`` (``model.d_split``, not in the paper): the class head gets a trunk of its own, of
+    the same shape, so the classification loss cannot shape the features the realism head
+    reads (twice D's cost; docs/stargan.md, "Phase 8"). Its parameters are ``class_trunk.*``;
+    without it the state dict is the reference's."""
+
+    def __init__(
+        self, channels: int, num_domains: int, image_size: int, width: int = 64, split: bool = False
+    ):
         super().__init__()
         check_image_size(image_size)
         depth, side = discriminator_depth(image_size)
-        layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.01)]
-        current = width
-        for _ in range(depth - 1):
-            layers += [nn.Conv2d(current, current * 2, 4, 2, 1), nn.LeakyReLU(0.01)]
-            current *= 2
-        self.main = nn.Sequential(*layers)
+        current = width * 2 ** (depth - 1)
+        self.main = discriminator_trunk(channels, width, depth)
         self.patch_head = nn.Conv2d(current, 1, 3, 1, 1, bias=False)
         self.class_head = nn.Conv2d(current, num_domains, side, bias=False)
+        # created last, so an unsplit D draws the same initial weights as before the option
+        self.class_trunk = discriminator_trunk(channels, width, depth) if split else None
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         h = self.main(x)
-        return self.patch_head(h).flatten(1), self.class_head(h).flatten(1)
+        h_class = h if self.class_trunk is None else self.class_trunk(x)
+        return self.patch_head(h).flatten(1), self.class_head(h_class).flatten(1)
 
 
 def generator_meta(
