@@ -22,6 +22,11 @@ separately, with the Ds frozen as there:
   true one, the same for every pixel of a level) and the scatter around that mean (blur).
 
     PYTHONPATH=src OMP_NUM_THREADS=1 python benchmarks/translation_loss_balance.py --run RUN
+
+``--continue-from CHECKPOINT --factors 0.67,0.067``: instead, play the game on from a checkpoint
+for ``--steps`` iterations at each fixed learning rate (x the configured one), scoring G_AB's
+true MAE every 50: does the game at that rate move toward the truth, or only jitter around a
+point the lower rate gets closer to?
 """
 
 from __future__ import annotations
@@ -38,8 +43,10 @@ from torch import Tensor
 
 from ganforge.checkpoint import checkpoint_config, list_checkpoints, load_checkpoint
 from ganforge.data.translation import tint
+from ganforge.evaluation.translation import translate_images
 from ganforge.games.cyclegan import CycleGAN, cycle_weights
 from ganforge.games.translation_common import to_unit
+from ganforge.metrics.translation import mean_absolute_error
 from ganforge.models.translation import set_requires_grad
 from ganforge.training.state import build_state
 
@@ -216,6 +223,28 @@ def probe_checkpoint(checkpoint: str | Path, batches: int, batch_size: int, seed
     return out
 
 
+def true_mae(game: CycleGAN, n: int) -> float:
+    """G_AB's MAE against the true translations of the first ``n`` test pairs (0-1 scale)."""
+    data = game.dataset
+    pred = translate_images(game.G_AB, data.test_a[:n].numpy())
+    return mean_absolute_error(pred, data.test_b[:n].numpy())
+
+
+def continue_at(checkpoint: str | Path, steps: int, factor: float, every: int, n_test: int) -> list:
+    """Play ``steps`` more iterations of a checkpoint's game with every learning rate held at
+    ``factor`` x the configured one (no schedule): [(step, G_AB's true MAE)] every ``every``.
+    Separates what the game's drift does to the true error at a given rate from annealing
+    (a lower rate: less jitter around wherever the game sits)."""
+    game, step = load_game(checkpoint)
+    game.set_lr_factor(factor)
+    found = [(step, true_mae(game, n_test))]
+    for i in range(1, steps + 1):
+        game.iteration()
+        if i % every == 0:
+            found.append((step + i, true_mae(game, n_test)))
+    return found
+
+
 def print_summary(name: str, found: dict) -> None:
     print(f"\n== {name}: step {found['step']}, lr_g {found['lr_g']:.2e}, batch MAE to truth "
           f"{found['batch_mae_to_truth']:.4f}")  # fmt: skip
@@ -230,16 +259,24 @@ def print_summary(name: str, found: dict) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run", required=True, help="a CycleGAN run folder (its checkpoints/step_*.pt)")
+    parser.add_argument("--run", default=None, help="a CycleGAN run folder (its checkpoints/step_*.pt)")
     parser.add_argument("--batches", type=int, default=16, help="fixed training batches per checkpoint")
     parser.add_argument("--batch-size", type=int, default=8, help="the preset's train.batch_size")
     parser.add_argument("--seed", type=int, default=0, help="which training images form the batches")
     parser.add_argument("--json", default=None, help="write the figures here")
+    parser.add_argument("--continue-from", default=None, help="a checkpoint: play on at fixed rates instead")
+    parser.add_argument("--factors", default="1,0.1", help="rate factors (x the configured lr) to play on at")
+    parser.add_argument("--steps", type=int, default=200, help="iterations to play on")
+    parser.add_argument("--test", type=int, default=2000, help="test pairs for the true MAE")
     args = parser.parse_args()
     torch.set_num_threads(1)
     start = time.process_time()
     out = {}
-    for path in list_checkpoints(args.run):
+    if args.continue_from:
+        for factor in [float(f) for f in args.factors.split(",")]:
+            out[f"lr x {factor}"] = continue_at(args.continue_from, args.steps, factor, 50, args.test)
+            print(f"lr x {factor}: (step, true MAE) {out[f'lr x {factor}']}", flush=True)
+    for path in [] if args.continue_from else list_checkpoints(args.run):
         out[path.name] = probe_checkpoint(path, args.batches, args.batch_size, args.seed)
         print_summary(path.name, out[path.name])
     out["cpu_seconds"] = round(time.process_time() - start, 1)

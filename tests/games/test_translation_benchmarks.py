@@ -297,3 +297,15 @@ def test_loss_balance_colour_map_is_the_mean_output_per_gray_level(bench):
     assert found[200].tolist() == [0.5] * 3 and found[100].tolist() == [-0.5] * 3
     true = balance.to_unit(torch.from_numpy(balance.tint(np.full((1, 1, 1, 1), 50, np.uint8))))
     assert torch.allclose(found[50], true.flatten())  # an absent level: the true colour
+
+
+def test_loss_balance_playing_on_at_rate_zero_changes_nothing(bench, tiny_tint_run):
+    import translation_loss_balance as balance
+
+    from ganforge.checkpoint import list_checkpoints
+
+    first = list_checkpoints(tiny_tint_run)[0]
+    frozen = balance.continue_at(first, steps=2, factor=0.0, every=1, n_test=8)
+    moving = balance.continue_at(first, steps=2, factor=1.0, every=1, n_test=8)
+    assert [s for s, _ in frozen] == [1, 2, 3] and frozen[0] == moving[0]
+    assert frozen[0][1] == frozen[-1][1] != moving[-1][1]  # Adam with lr 0 leaves G_AB as it was
