@@ -25,6 +25,7 @@ def bench(monkeypatch):
         "translation_edge_errors",
         "translation_edge_shift",
         "translation_tint_probe",
+        "translation_loss_balance",
     ):
         sys.modules.pop(name, None)
 
@@ -210,3 +211,101 @@ def test_tint_probe_texture_split_tells_flat_pixels_from_edges(bench):
     assert split["spread 0-8"]["level_mean_mae"] == split["spread 0-8"]["mae"]
     assert split["spread 60-255"]["mae"] == 0  # the rim (spread 128)
     assert "spread 9-24" not in split  # no pixel there
+
+
+@pytest.fixture(scope="module")
+def tiny_tint_run(tmp_path_factory):
+    """A 3-step CycleGAN run on 32 fmnist-tint garments (tiny nets), a checkpoint at every step."""
+    from ganforge.config import load_config
+    from ganforge.training import train
+
+    run = tmp_path_factory.mktemp("tint-run")
+    sets = ["data.limit=32", "model.g_width=4", "model.d_width=4", "train.steps=3", "train.batch_size=4"]
+    sets += ["train.checkpoint_every=1", "train.sample_every=1000", "eval.every=0", "run.progress=false"]
+    train(load_config(str(BENCH.parent / "configs/cyclegan-fmnist-tint.yaml"), [*sets, f"run.dir={run}"]))
+    return run
+
+
+def test_loss_balance_terms_are_the_games_and_sum_to_its_gradient(bench, tiny_tint_run):
+    import translation_loss_balance as balance
+
+    from ganforge.checkpoint import list_checkpoints
+
+    game, step = balance.load_game(list_checkpoints(tiny_tint_run)[-1])
+    assert step == 3
+    real_a, real_b = game.dataset.train_a[:4], game.dataset.train_b[4:8]
+    mean_map = balance.colour_map(game.G_AB, game.dataset.train_a[:16])
+    found = balance.batch_gradients(game, real_a, real_b, mean_map)
+    params = list(game.G_AB.parameters())
+    _, _, stats = game.g_step(balance.to_unit(real_a), balance.to_unit(real_b))  # the game's own step
+    game_grad = torch.cat([p.grad.flatten() for p in params])
+    terms, _ = balance.g_terms(game, balance.to_unit(real_a), balance.to_unit(real_b))
+    assert set(terms) == set(balance.TERMS)  # the preset has every term
+    ours = sum(found["param"][n] for n in balance.TERMS)
+    assert torch.allclose(ours, game_grad, rtol=1e-4, atol=1e-7)  # the terms add up to g_step's gradient
+    for name in ("loss_G_BA", "loss_idt_A"):  # G_BA-only terms do not reach G_AB
+        assert found["param"][name].abs().max() == 0
+    for name in ("loss_G_AB", "loss_cycle_A", "loss_cycle_B", "loss_idt_B", balance.SUPERVISED):
+        assert found["param"][name].norm() > 0
+    assert set(found["output"]) == {"loss_G_AB", "loss_cycle_A"}
+    # the map's error and the scatter add up to the error: their components along them too
+    truth = balance.to_unit(torch.from_numpy(balance.tint(real_a[:, :1].numpy())))
+    with torch.no_grad():
+        o = game.G_AB(balance.to_unit(real_a))
+    mapped = mean_map[real_a[:, 0].long()].permute(0, 3, 1, 2)
+    assert torch.allclose((truth - mapped) + (mapped - o), truth - o, atol=1e-6)
+    summary = balance.probe_checkpoint(list_checkpoints(tiny_tint_run)[0], batches=2, batch_size=4, seed=0)
+    assert summary["step"] == 1 and summary["params"]["loss_G_BA"]["norm"] == 0
+    assert 0 < summary["batch_mae_to_truth"] < 1
+
+
+def test_loss_balance_summary_measures_alignment_with_the_truth(bench):
+    import translation_loss_balance as balance
+
+    e = torch.eye(3)
+    batch = {  # the truth's gradient along e0; GAN along it, the cycle against it, the identity across
+        balance.SUPERVISED: e[0],
+        balance.SUPERVISED_L1: e[1],
+        "loss_G_AB": 0.5 * e[0],
+        "loss_cycle_A": -2 * e[0],
+        "loss_cycle_B": 3 * e[1],
+        "loss_idt_B": torch.zeros(3),
+    }
+    out = {n: {"cos_to_truth": 1.0, "along_truth": 1.0, "norm": 1.0} for n in ("loss_G_AB", "loss_cycle_A")}
+    scale = torch.tensor([2.0, 1.0, 1.0])  # Adam steps twice as far along e0
+    found = balance.summarise([{"param": batch, "output": out, "mae_to_truth": 0.1}] * 2, scale)
+    rows = found["params"]
+    assert rows["loss_G_AB"]["cos_to_truth"] == pytest.approx(1)
+    assert rows["loss_cycle_A"]["cos_to_truth"] == pytest.approx(-1)
+    assert rows["loss_cycle_B"]["cos_to_truth"] == pytest.approx(0)
+    assert rows["loss_G_AB"]["norm_over_reconstruction"] == pytest.approx(0.5 / 13**0.5)
+    assert rows["loss_G_AB"]["adam_truth_progress"] == pytest.approx(1.0)  # 1 * 2 * 0.5
+    assert rows["loss_cycle_A"]["adam_truth_progress"] == pytest.approx(-4.0)
+    assert rows["all terms (the step)"]["adam_truth_progress"] == pytest.approx(-3.0)
+    assert found["cosines"]["loss_G_AB . loss_cycle_A"] == pytest.approx(-1)
+    assert rows["loss_cycle_B"]["cos_to_truth_l1"] == pytest.approx(1)
+
+
+def test_loss_balance_colour_map_is_the_mean_output_per_gray_level(bench):
+    import translation_loss_balance as balance
+
+    gray = torch.zeros(2, 3, 4, 4, dtype=torch.uint8)
+    gray[0, :, :2] = 100
+    gray[1, :, :1] = 200
+    G = lambda x: torch.where(x[:, :1] > 0, 0.5, -0.5).expand(-1, 3, -1, -1)  # noqa: E731  (200 -> +0.5)
+    found = balance.colour_map(G, gray)
+    assert found[200].tolist() == [0.5] * 3 and found[100].tolist() == [-0.5] * 3
+    true = balance.to_unit(torch.from_numpy(balance.tint(np.full((1, 1, 1, 1), 50, np.uint8))))
+    assert torch.allclose(found[50], true.flatten())  # an absent level: the true colour
+
+
+def test_loss_balance_playing_on_at_rate_zero_changes_nothing(bench, tiny_tint_run):
+    import translation_loss_balance as balance
+
+    from ganforge.checkpoint import list_checkpoints
+
+    first = list_checkpoints(tiny_tint_run)[0]
+    frozen = balance.continue_at(first, steps=2, factor=0.0, every=1, n_test=8)
+    moving = balance.continue_at(first, steps=2, factor=1.0, every=1, n_test=8)
+    assert [s for s, _ in frozen] == [1, 2, 3] and frozen[0] == moving[0]
+    assert frozen[0][1] == frozen[-1][1] != moving[-1][1]  # Adam with lr 0 leaves G_AB as it was
