@@ -99,7 +99,8 @@ ZOO: tuple[Member, ...] = (
         "cyclegan",
         "cyclegan-fmnist-tint.yaml",
         ("train.steps=150", "model.generator=resnet", "model.res_blocks=3")
-        + ("train.lr_g=0.0002", "train.lr_d=0.0002"),
+        + ("train.lr_g=0.0002", "train.lr_d=0.0002")
+        + ("model.full_res=false",),  # the preset's U-Net option (session 8); the ResNet G has none
         "cyclegan-BtoA",
     ),
     Member("pix2pix", "pix2pix", "pix2pix-fmnist-edges.yaml", ("train.steps=400",), "pix2pix"),
