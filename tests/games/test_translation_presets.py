@@ -27,8 +27,7 @@ def test_preset_generators_tell_a_garment_from_a_dimmer_copy(preset):
     a, b = CHANNELS[cfg.data.name]
     torch.manual_seed(0)
     for channels in ((a, b), (b, a)):  # G_AB and G_BA
-        sizes = (28, cfg.model.g_width, cfg.model.res_blocks)
-        G = build_generator(generator_meta(kind, *channels, *sizes, full_res=cfg.model.full_res))
+        G = build_generator(generator_meta(kind, *channels, 28, cfg.model.g_width, cfg.model.res_blocks))
         x = torch.rand(2, channels[0], 28, 28) * 2 - 1
         dimmer = (x + 1) * 0.6 - 1  # every gray level scaled by 0.6 on [0, 1]
         out = G(x)

@@ -99,8 +99,7 @@ ZOO: tuple[Member, ...] = (
         "cyclegan",
         "cyclegan-fmnist-tint.yaml",
         ("train.steps=150", "model.generator=resnet", "model.res_blocks=3")
-        + ("train.lr_g=0.0002", "train.lr_d=0.0002")
-        + ("model.full_res=false",),  # the preset's U-Net option (session 8); the ResNet G has none
+        + ("train.lr_g=0.0002", "train.lr_d=0.0002"),
         "cyclegan-BtoA",
     ),
     Member("pix2pix", "pix2pix", "pix2pix-fmnist-edges.yaml", ("train.steps=400",), "pix2pix"),
