@@ -68,6 +68,7 @@ def run_ganforge(overrides: list[str], device: torch.device, warmup: int, steps:
             f"data.image_size={SIZE}",
             "data.channels=3",
             "model.generator=resnet",  # the reference's G (the fmnist presets use a U-Net)
+            "model.full_res=false",
             f"model.g_width={WIDTH}",
             f"model.d_width={WIDTH}",
             f"model.res_blocks={BLOCKS}",
