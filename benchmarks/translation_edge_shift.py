@@ -28,11 +28,11 @@ against seed 0's pix2pix, ``PIX2PIX``): what a CycleGAN perfect but for the conv
 from __future__ import annotations
 
 import argparse
-import json
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from probe_output import emit
 
 from ganforge.checkpoint import latest_checkpoint, load_checkpoint, load_inference
 from ganforge.config import load_config
@@ -166,10 +166,7 @@ def main() -> None:
             row[f"{name}: " + "mean"] = float(patch_scores(D, maps).mean())
             row[f"{name}: auc vs true"] = separation(D, true, maps, threshold=0.5)["auc"]
         out["runs"][run] = row
-    print(json.dumps(out, indent=1))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(out, f, indent=1)
+    emit(out, args.json)
 
 
 if __name__ == "__main__":

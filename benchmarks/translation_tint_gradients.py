@@ -20,13 +20,13 @@ G_BA can invert, may pull towards the truth, nowhere, or towards the run's own w
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from probe_output import emit
 
 from ganforge.checkpoint import load_checkpoint, load_inference, load_latest_checkpoint
 from ganforge.config import load_config
@@ -145,10 +145,7 @@ def main() -> None:
         grads = {**grads, "fresh critic (not in the sum)": fresh_critic_gradient(y, real)}
     out = alignment(y, b, grads, spread_masks(a[:, 0].numpy()))
     out["cpu_seconds"] = round(time.process_time() - start, 1)
-    print(json.dumps(out, indent=1))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(out, f, indent=1)
+    emit(out, args.json)
 
 
 if __name__ == "__main__":

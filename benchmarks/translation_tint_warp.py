@@ -15,10 +15,10 @@ and how much of G_AB's MAE the warp alone explains (``tint(h(a))`` against ``tin
 from __future__ import annotations
 
 import argparse
-import json
 
 import numpy as np
 import torch
+from probe_output import emit
 
 from ganforge.checkpoint import load_inference
 from ganforge.config import load_config
@@ -89,10 +89,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     out = measure(args.run, args.n)
-    print(json.dumps(out, indent=1))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(out, f, indent=1)
+    emit(out, args.json)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,9 @@ def bench(monkeypatch):
         "translation_edge_shift",
         "translation_tint_probe",
         "translation_loss_balance",
+        "translation_tint_warp",
+        "translation_tint_gradients",
+        "probe_output",
     ):
         sys.modules.pop(name, None)
 
@@ -309,3 +312,30 @@ def test_loss_balance_playing_on_at_rate_zero_changes_nothing(bench, tiny_tint_r
     moving = balance.continue_at(first, steps=2, factor=1.0, every=1, n_test=8)
     assert [s for s, _ in frozen] == [1, 2, 3] and frozen[0] == moving[0]
     assert frozen[0][1] == frozen[-1][1] != moving[-1][1]  # Adam with lr 0 leaves G_AB as it was
+
+
+def test_tint_warp_level_means_and_fill(bench):
+    import translation_tint_warp as warp
+
+    gray = np.array([[[0, 0], [5, 7]]], np.uint8)  # [N, H, W]
+    values = np.array([[[[1.0, 3.0], [10.0, 20.0]]]])  # one channel
+    means = warp.level_means(gray, values)
+    assert means[0, 0] == 2 and means[5, 0] == 10 and means[7, 0] == 20
+    assert np.isnan(means[6, 0])  # a level that never occurs
+    filled = warp.fill(means[:, 0])
+    assert filled[6] == 15 and filled[255] == 20  # interpolated between, held beyond
+
+
+def test_tint_gradients_alignment_reads_a_push_toward_the_truth(bench, tmp_path):
+    import probe_output
+    import translation_tint_gradients as grads
+
+    torch.manual_seed(0)
+    y, b = torch.zeros(2, 3, 4, 4), torch.rand(2, 3, 4, 4)
+    masks = {"all": np.ones((2, 4, 4), bool)}
+    found = grads.alignment(y, b, {"toward": -(b - y), "away": b - y}, masks)["all"]
+    assert found["toward"]["cos_with_error"] == pytest.approx(1, abs=1e-3)
+    assert found["away"]["cos_with_error"] == pytest.approx(-1, abs=1e-3)
+    assert found["sum"]["rms_grad"] == 0  # the two terms cancel
+    probe_output.emit(found, str(tmp_path / "out.json"))
+    assert (tmp_path / "out.json").read_text().count("cos_with_error") == 3
