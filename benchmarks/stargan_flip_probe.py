@@ -45,6 +45,7 @@ from ganforge.data import load_dataset
 from ganforge.data.domains import Domains
 from ganforge.data.styles import garments, render
 from ganforge.evaluation.stargan import load_star_generator, target_combinations, to_uint8
+from ganforge.games.stargan import classification_loss
 from ganforge.losses import d_lsgan
 from ganforge.metrics.separation import auc
 from ganforge.models.stargan import StarDiscriminator, build_generator
@@ -139,9 +140,8 @@ def game_detector(
         )
         real_scores, real_classes = net(real[r].float() / 127.5 - 1)
         loss = d_lsgan(real_scores, net(fake[f].float() / 127.5 - 1)[0])
-        if heads != "adv":  # the game's L_cls for multi-label domains (games/stargan.py)
-            cls = F.binary_cross_entropy_with_logits(real_classes, labels[r], reduction="sum") / 16
-            loss = loss + lambda_cls * cls
+        if heads != "adv":  # the game's L_cls; fmnist-styles' domains are multi-label
+            loss = loss + lambda_cls * classification_loss(real_classes, labels[r], multi_label=True)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -44,7 +44,7 @@ from torch import Tensor
 from ganforge.checkpoint import checkpoint_config, list_checkpoints, load_checkpoint
 from ganforge.data.translation import tint
 from ganforge.evaluation.translation import translate_images
-from ganforge.games.cyclegan import CycleGAN, cycle_weights
+from ganforge.games.cyclegan import CycleGAN
 from ganforge.games.translation_common import to_unit
 from ganforge.metrics.translation import mean_absolute_error
 from ganforge.models.translation import set_requires_grad
@@ -64,28 +64,6 @@ def load_game(checkpoint: str | Path) -> tuple[CycleGAN, int]:
     if not isinstance(state.game, CycleGAN):
         raise SystemExit(f"{checkpoint} is a {state.game.name} checkpoint; this probe reads CycleGAN ones")
     return state.game, state.step
-
-
-def g_terms(game: CycleGAN, real_a: Tensor, real_b: Tensor) -> tuple[dict[str, Tensor], Tensor]:
-    """``g_step``'s named losses on one batch (no step), and G_AB's output on ``real_a``.
-
-    ``real_a``, ``real_b`` float [N, 3, H, W] in [-1, 1]. Mirrors ``CycleGAN.g_step`` term for term
-    (a test holds the two equal); terms a config turns off are absent.
-    """
-    t = game.cfg.train
-    fake_b, fake_a = game.G_AB(real_a), game.G_BA(real_b)
-    rec_a, rec_b = game.G_BA(game.cycle_noise(fake_b)), game.G_AB(game.cycle_noise(fake_a))
-    lambda_a, lambda_b = cycle_weights(t)
-    terms = {
-        "loss_G_AB": game.loss.g(game.D_B(fake_b)),
-        "loss_G_BA": game.loss.g(game.D_A(fake_a)),
-        "loss_cycle_A": lambda_a * F.l1_loss(rec_a, real_a),
-        "loss_cycle_B": lambda_b * F.l1_loss(rec_b, real_b),
-    }
-    if t.identity_weight > 0:
-        terms["loss_idt_A"] = t.identity_weight * lambda_a * F.l1_loss(game.G_BA(real_a), real_a)
-        terms["loss_idt_B"] = t.identity_weight * lambda_b * F.l1_loss(game.G_AB(real_b), real_b)
-    return terms, fake_b
 
 
 def flat_grad(loss: Tensor, params: list[Tensor]) -> Tensor:
@@ -137,7 +115,7 @@ def batch_gradients(game: CycleGAN, gray_a: Tensor, real_b: Tensor, mean_map: Te
     params = list(game.G_AB.parameters())
     real_a = to_unit(gray_a)
     truth = to_unit(torch.from_numpy(tint(gray_a[:, :1].numpy())))
-    terms, fake_b = g_terms(game, real_a, to_unit(real_b))
+    fake_b, _, terms = game.g_losses(real_a, to_unit(real_b))
     terms[SUPERVISED] = 0.5 * F.mse_loss(fake_b, truth)
     terms[SUPERVISED_L1] = F.l1_loss(fake_b, truth)
     param_grads = {name: flat_grad(loss, params) for name, loss in terms.items()}

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from probe_output import emit
+from translation_tint_probe import fit_critic, spread3x3
 
 from ganforge.checkpoint import load_checkpoint, load_inference, load_latest_checkpoint
 from ganforge.config import load_config
@@ -40,10 +41,7 @@ SPREADS = ((0, 25), (25, 60), (60, 256))  # 3x3 gray-level spread: flat, between
 
 def spread_masks(gray: np.ndarray) -> dict[str, np.ndarray]:
     """uint8 ``[N, H, W]`` -> boolean masks of garment pixels per 3x3 spread bin (plus 'all')."""
-    g = np.pad(gray.astype(np.int16), ((0, 0), (1, 1), (1, 1)), mode="edge")
-    h, w = gray.shape[1:]
-    near = np.stack([g[:, 1 + i : 1 + i + h, 1 + j : 1 + j + w] for i in (-1, 0, 1) for j in (-1, 0, 1)])
-    spread = near.max(0) - near.min(0)
+    spread = spread3x3(gray)
     masks = {"all garment": gray > 0}
     for lo, hi in SPREADS:
         masks[f"spread {lo}-{hi - 1}"] = (gray > 0) & (spread >= lo) & (spread < hi)
@@ -88,16 +86,10 @@ def fresh_critic_gradient(y: torch.Tensor, real: torch.Tensor, seed: int = 0) ->
     ``real`` B images from the fakes ``y`` (both [-1, 1]; the one that *sees*, session 7: AUC
     0.98) and return d(-mean logit)/dy: the direction that makes each fake look more real to it."""
     torch.manual_seed(seed)
-    net = build_discriminator(3, 28, 16, 1, norm="instance")
-    opt = torch.optim.Adam(net.parameters(), 1e-3)
-    x = torch.cat([real, y])
     labels = torch.cat([torch.ones(len(real)), torch.zeros(len(y))])
-    for _ in range(FRESH_STEPS):
-        idx = torch.randint(len(x), (64,))
-        loss = F.binary_cross_entropy_with_logits(net(x[idx]).flatten(1).mean(1), labels[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    net = fit_critic(
+        build_discriminator(3, 28, 16, 1, norm="instance"), torch.cat([real, y]), labels, FRESH_STEPS
+    )
     net.requires_grad_(False)
     y = y.detach().requires_grad_(True)
     (g,) = torch.autograd.grad(-net(y).flatten(1).mean(1).sum(), y)

@@ -48,13 +48,13 @@ SHOW_LEVELS = (16, 48, 80, 112, 144, 176, 208, 240)
 # ---- (b) the colour map -------------------------------------------------------------------
 
 
-def level_means(gray: np.ndarray, rgb: np.ndarray) -> np.ndarray:
-    """``gray`` uint8 [N, H, W], ``rgb`` [N, 3, H, W] on 0-255 -> [256, 3] mean colour per gray
-    level (NaN where a level never occurs)."""
+def level_means(gray: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``gray`` uint8 [N, H, W], ``values`` [N, C, H, W] (e.g. RGB on 0-255) -> [256, C] mean per
+    gray level (NaN where a level never occurs)."""
     levels = gray.reshape(-1)
-    flat = rgb.transpose(1, 0, 2, 3).reshape(3, -1).astype(np.float64)
+    flat = values.transpose(1, 0, 2, 3).reshape(values.shape[1], -1).astype(np.float64)
     counts = np.bincount(levels, minlength=256).astype(np.float64)
-    sums = np.stack([np.bincount(levels, flat[c], 256) for c in range(3)], 1)
+    sums = np.stack([np.bincount(levels, flat[c], 256) for c in range(len(flat))], 1)
     with np.errstate(invalid="ignore"):
         return sums / counts[:, None]
 
@@ -117,16 +117,22 @@ def map_report(gray_test: np.ndarray, pred: np.ndarray, data) -> dict:
 SPREADS = ((0, 9), (9, 25), (25, 60), (60, 256))  # max - min gray level in a pixel's 3x3 neighbourhood
 
 
-def texture_split(gray: np.ndarray, pred: np.ndarray, true: np.ndarray) -> dict[str, dict[str, float]]:
-    """Garment pixels by their 3x3 neighbourhood's gray-level spread (flat .. edges): share of all
-    pixels, MAE, and the MAE left if each got the mean output of *its bin's* pixels of its level
-    (the colour map as seen on flat pixels, on textured ones...). ``gray`` [N, H, W]; 0-255."""
+def spread3x3(gray: np.ndarray) -> np.ndarray:
+    """uint8 ``[N, H, W]`` -> int16 ``[N, H, W]``: max - min gray level in each pixel's 3x3
+    neighbourhood (edges repeated): 0 on flat regions, large on texture and edges."""
     g = np.pad(gray.astype(np.int16), ((0, 0), (1, 1), (1, 1)), mode="edge")
     h, w = gray.shape[1:]
     near = np.stack(
         [g[:, 1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w] for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
     )
-    spread = near.max(0) - near.min(0)
+    return near.max(0) - near.min(0)
+
+
+def texture_split(gray: np.ndarray, pred: np.ndarray, true: np.ndarray) -> dict[str, dict[str, float]]:
+    """Garment pixels by their 3x3 neighbourhood's gray-level spread (flat .. edges): share of all
+    pixels, MAE, and the MAE left if each got the mean output of *its bin's* pixels of its level
+    (the colour map as seen on flat pixels, on textured ones...). ``gray`` [N, H, W]; 0-255."""
+    spread = spread3x3(gray)
     out = {}
     for lo, hi in SPREADS:
         m = (gray > 0) & (spread >= lo) & (spread < hi)
@@ -175,20 +181,25 @@ def scores(net: nn.Module, images: torch.Tensor) -> torch.Tensor:
         return torch.cat([net(x.float() / 127.5 - 1).flatten(1).mean(1) for x in images.split(500)])
 
 
-def train_critic(make, real: torch.Tensor, fake: torch.Tensor, held: int, steps: int, seed: int) -> dict:
-    """Train ``make()`` on all but the last ``held`` of each uint8 set; held-out accuracy and AUC."""
-    torch.manual_seed(seed)
-    net = make()
+def fit_critic(net: nn.Module, x: torch.Tensor, labels: torch.Tensor, steps: int) -> nn.Module:
+    """Adam 1e-3, random batches of 64 of ``x`` (float [N, 3, H, W] in [-1, 1]), binary
+    cross-entropy of the mean logit against ``labels`` (1 = real). Returns ``net``."""
     opt = torch.optim.Adam(net.parameters(), 1e-3)
-    train_x = torch.cat([real[:-held], fake[:-held]])
-    train_y = torch.cat([torch.ones(len(real) - held), torch.zeros(len(fake) - held)])
     for _ in range(steps):
-        idx = torch.randint(len(train_x), (64,))
-        logits = net(train_x[idx].float() / 127.5 - 1).flatten(1).mean(1)
-        loss = F.binary_cross_entropy_with_logits(logits, train_y[idx])
+        idx = torch.randint(len(x), (64,))
+        loss = F.binary_cross_entropy_with_logits(net(x[idx]).flatten(1).mean(1), labels[idx])
         opt.zero_grad()
         loss.backward()
         opt.step()
+    return net
+
+
+def train_critic(make, real: torch.Tensor, fake: torch.Tensor, held: int, steps: int, seed: int) -> dict:
+    """Train ``make()`` on all but the last ``held`` of each uint8 set; held-out accuracy and AUC."""
+    torch.manual_seed(seed)
+    train_x = torch.cat([real[:-held], fake[:-held]]).float() / 127.5 - 1
+    train_y = torch.cat([torch.ones(len(real) - held), torch.zeros(len(fake) - held)])
+    net = fit_critic(make(), train_x, train_y, steps)
     r, f = scores(net, real[-held:]), scores(net, fake[-held:])
     return {"acc": float(((r > 0).float().mean() + (f <= 0).float().mean()) / 2), "auc": auc(r, f)}
 

@@ -19,6 +19,7 @@ import argparse
 import numpy as np
 import torch
 from probe_output import emit
+from translation_tint_probe import level_means
 
 from ganforge.checkpoint import load_inference
 from ganforge.config import load_config
@@ -26,16 +27,6 @@ from ganforge.data.translation import load_translation, tint
 from ganforge.evaluation.translation import translate_images
 
 SHOW = (16, 48, 80, 112, 144, 176, 208, 240)
-
-
-def level_means(gray: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """``gray`` uint8 [N, H, W], ``values`` [N, C, H, W] -> [256, C] mean per level (NaN if absent)."""
-    levels = gray.reshape(-1)
-    flat = values.transpose(1, 0, 2, 3).reshape(values.shape[1], -1).astype(np.float64)
-    counts = np.bincount(levels, minlength=256).astype(np.float64)
-    sums = np.stack([np.bincount(levels, flat[c], 256) for c in range(len(flat))], 1)
-    with np.errstate(invalid="ignore"):
-        return sums / counts[:, None]
 
 
 def fill(table: np.ndarray) -> np.ndarray:

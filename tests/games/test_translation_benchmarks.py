@@ -242,7 +242,7 @@ def test_loss_balance_terms_are_the_games_and_sum_to_its_gradient(bench, tiny_ti
     params = list(game.G_AB.parameters())
     _, _, stats = game.g_step(balance.to_unit(real_a), balance.to_unit(real_b))  # the game's own step
     game_grad = torch.cat([p.grad.flatten() for p in params])
-    terms, _ = balance.g_terms(game, balance.to_unit(real_a), balance.to_unit(real_b))
+    _, _, terms = game.g_losses(balance.to_unit(real_a), balance.to_unit(real_b))
     assert set(terms) == set(balance.TERMS)  # the preset has every term
     ours = sum(found["param"][n] for n in balance.TERMS)
     assert torch.allclose(ours, game_grad, rtol=1e-4, atol=1e-7)  # the terms add up to g_step's gradient

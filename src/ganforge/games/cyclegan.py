@@ -130,10 +130,23 @@ class CycleGAN(TranslationScoring, Game):
         domain should leave it alone.
         Returns the fakes (detached) for the D steps and the named losses.
         """
+        set_requires_grad([self.D_A, self.D_B], False)
+        fake_b, fake_a, losses = self.g_losses(real_a, real_b)
+        loss_G = sum(losses.values())
+        self.optimizers["opt_g"].zero_grad(set_to_none=True)
+        loss_G.backward()
+        self.optimizers["opt_g"].step()
+        set_requires_grad([self.D_A, self.D_B], True)
+        stats = {name: value.detach() for name, value in losses.items()}
+        stats["loss_G"] = loss_G.detach()
+        return fake_b.detach(), fake_a.detach(), stats
+
+    def g_losses(self, real_a: Tensor, real_b: Tensor) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
+        """G's forward pass without an update: the fakes (still in the graph) and the named losses
+        ``g_step`` sums (the probes in ``benchmarks/`` take the terms one by one)."""
         t = self.cfg.train
         # The DDP-wrapped nets under torchrun (the nets themselves in one process).
         G_AB, G_BA, D_A, D_B = (self.train_nets[k] for k in ("G_AB", "G_BA", "D_A", "D_B"))
-        set_requires_grad([self.D_A, self.D_B], False)
         fake_b, fake_a = G_AB(real_a), G_BA(real_b)
         if t.binary_b:  # D_B, its pool and the cycle see a binary map (games/binary_translation.py)
             fake_b = straight_through_binary(fake_b)
@@ -151,14 +164,7 @@ class CycleGAN(TranslationScoring, Game):
         if t.identity_weight > 0:  # each scaled by its domain's lambda, as in the reference
             losses["loss_idt_A"] = t.identity_weight * lambda_a * F.l1_loss(G_BA(real_a), real_a)
             losses["loss_idt_B"] = t.identity_weight * lambda_b * F.l1_loss(G_AB(real_b), real_b)
-        loss_G = sum(losses.values())
-        self.optimizers["opt_g"].zero_grad(set_to_none=True)
-        loss_G.backward()
-        self.optimizers["opt_g"].step()
-        set_requires_grad([self.D_A, self.D_B], True)
-        stats = {name: value.detach() for name, value in losses.items()}
-        stats["loss_G"] = loss_G.detach()
-        return fake_b.detach(), fake_a.detach(), stats
+        return fake_b, fake_a, losses
 
     def d_step_a(self, real_a: Tensor, fake_a: Tensor) -> dict[str, Tensor]:
         """(2) Update D_A: real A images against G_BA's fakes from the pool."""

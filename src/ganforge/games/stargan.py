@@ -49,6 +49,14 @@ GRID_ROWS = 8  # fixed test inputs in the progress grid
 DEFAULT_RES_BLOCKS = 6  # the reference's, when model.res_blocks is None
 
 
+def classification_loss(logits: Tensor, labels: Tensor, multi_label: bool) -> Tensor:
+    """``L_cls`` of D's class logits ``[N, K]`` against 0/1 ``labels`` ``[N, K]``: BCE summed over
+    the attributes (multi-label), else softmax CE; batch mean, as in the reference."""
+    if multi_label:
+        return F.binary_cross_entropy_with_logits(logits.float(), labels, reduction="sum") / len(logits)
+    return F.cross_entropy(logits.float(), labels.argmax(1))
+
+
 @register_game
 class StarGANGame(Game):
     """G(x, c) and D(x) -> (PatchGAN scores, domain logits) over the data set's domains."""
@@ -130,10 +138,7 @@ class StarGANGame(Game):
         return to_unit_range(self.images[index]), labels, targets
 
     def classification_loss(self, logits: Tensor, labels: Tensor) -> Tensor:
-        """``L_cls``: softmax CE (single-label) or BCE summed over attributes, batch mean."""
-        if self.domains.multi_label:
-            return F.binary_cross_entropy_with_logits(logits.float(), labels, reduction="sum") / len(logits)
-        return F.cross_entropy(logits.float(), labels.argmax(1))
+        return classification_loss(logits, labels, self.domains.multi_label)
 
     def iteration(self) -> dict[str, Tensor]:
         """``train.d_steps`` D updates, then one G update on the last D step's batch.
