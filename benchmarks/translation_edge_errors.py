@@ -17,6 +17,12 @@ edge maps differ from the true ones, beside two references computed the same way
   on the background around it (the Sobel outline straddles the silhouette: about a quarter of
   the true edge pixels are the ring of background just outside it).
 
+Then, per run, the **convention** its generators share (session 9): the share of its edge pixels
+on the garment (gray > 10; the true maps' share beside it), and, for a CycleGAN, how large
+G_BA fills garments (gray > 10) from the *true* edge maps and from G_AB's own, against the
+true garments' area. A G_AB that draws inward with a G_BA that fills outward closes the cycle
+while both are wrong.
+
     PYTHONPATH=src OMP_NUM_THREADS=1 python benchmarks/translation_edge_errors.py --run RUN [--run RUN2]
 """
 
@@ -27,11 +33,13 @@ import argparse
 import numpy as np
 import torch
 
-from ganforge.checkpoint import load_inference
+from ganforge.checkpoint import CheckpointError, load_inference
 from ganforge.config import load_config
 from ganforge.data.translation import load_translation
 from ganforge.evaluation.translation import translate_images
 from ganforge.metrics.translation import EDGE_LEVEL, mean_absolute_error, psnr
+
+GARMENT_LEVEL = 10  # gray above this is garment, for the convention's areas
 
 
 def near(mask: np.ndarray) -> np.ndarray:
@@ -83,6 +91,29 @@ def main() -> None:
     for name, pred in rows.items():
         print(name)
         print("  " + "  ".join(f"{k} {v:.3f}" for k, v in describe(pred, b, a).items()))
+    for run in args.run:
+        print(f"convention of {run}")
+        print("  " + "  ".join(f"{k} {v:.3f}" for k, v in convention(run, a, b, rows[run]).items()))
+
+
+def convention(run: str, a: np.ndarray, b: np.ndarray, fake_b: np.ndarray) -> dict[str, float]:
+    """The module docstring's last paragraph, for one run; ``fake_b`` = its G_AB(a)."""
+    garment = a[:, 0] > GARMENT_LEVEL
+
+    def inside(edges: np.ndarray) -> float:
+        on = edges[:, 0] >= EDGE_LEVEL
+        return (on & garment).sum() / max(on.sum(), 1)
+
+    out = {"edges on garment (true)": inside(b), "edges on garment": inside(fake_b)}
+    try:
+        G_BA = load_inference(run, "BtoA")[0]
+    except CheckpointError:  # pix2pix: one direction
+        return out
+    for name, edges in (("true edges", b), ("own edges", fake_b)):
+        filled = translate_images(G_BA, edges)[:, 0] > GARMENT_LEVEL
+        out[f"G_BA({name}) area / true"] = filled.sum() / garment.sum()
+        out[f"G_BA({name}) px outside / image"] = (filled & ~garment).sum((1, 2)).mean()
+    return out
 
 
 if __name__ == "__main__":

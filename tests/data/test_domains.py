@@ -156,5 +156,7 @@ def test_fmnist_styles_loader(tmp_path, monkeypatch, idx_bytes):
     assert torch.equal(dataset.data, expected)
     small = load_dataset(DataConfig(name="fmnist-styles", root=str(folder), image_size=32, limit=5))
     assert small.data.shape == (5, 3, 32, 32) and small.attributes.shape == (5, 5)
+    # Only the kept garments are resized, but each keeps the styles the whole split gives it.
+    assert torch.equal(small.attributes, dataset.attributes[:5])
     with pytest.raises(DataError, match="colour"):
         load_dataset(DataConfig(name="fmnist-styles", root=str(folder), channels=1))

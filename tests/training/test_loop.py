@@ -214,8 +214,8 @@ def test_learns_digits(tmp_path):
             "run.progress=false",
             "run.seed=2",
             "train.steps=1500",
-            "model.g_width=256",
-            "model.d_width=256",
+            "model.g_width=128",
+            "model.d_width=128",
         ],
     )
     real = torch.tensor(images, dtype=torch.float32) / 8 - 1

@@ -78,12 +78,22 @@ def unrender(images: torch.Tensor, attributes: torch.Tensor) -> torch.Tensor:
     return (g * 255).round().clamp(0, 255).to(torch.uint8)
 
 
+def _split_source(cfg) -> Dataset:
+    """The split's Fashion-MNIST images at their own 28 px, all of them (an IDX decode)."""
+    native = dataclasses.replace(cfg, image_size=None, channels=None, limit=None)
+    return load_idx_set(FASHION_MNIST, native, 0)
+
+
+def _fit_garments(source: Dataset, cfg) -> tuple[torch.Tensor, torch.Tensor]:
+    # Only the first data.limit garments are resized: Pillow resizes one image at a time.
+    data, labels = source.data[: cfg.limit], source.labels[: cfg.limit]
+    return torch.from_numpy(fit_images(data.numpy(), cfg.image_size, None)), labels
+
+
 def garments(cfg) -> tuple[torch.Tensor, torch.Tensor]:
-    """The split's gray garments uint8 ``[N, 1, S, S]`` (S = data.image_size or 28) and their
-    Fashion-MNIST classes int64 ``[N]``."""
-    source = load_idx_set(FASHION_MNIST, dataclasses.replace(cfg, image_size=None, channels=None), 0)
-    images = fit_images(source.data.numpy(), cfg.image_size, None)
-    return torch.from_numpy(images), source.labels
+    """The split's gray garments uint8 ``[N, 1, S, S]`` (S = data.image_size or 28; N the
+    split's size or data.limit) and their Fashion-MNIST classes int64 ``[N]``."""
+    return _fit_garments(_split_source(cfg), cfg)
 
 
 @register(
@@ -93,8 +103,10 @@ def load_fmnist_styles(cfg, seed: int) -> Dataset:
     del seed  # the split's own seed fixes the styles
     if cfg.channels == 1:
         raise DataError("fmnist-styles is in colour (its tints); set data.channels=3 or leave it empty")
-    images, labels = garments(cfg)
-    attributes = combinations(len(images), cfg.split)
+    source = _split_source(cfg)
+    images, labels = _fit_garments(source, cfg)
+    # Drawn for the whole split, so a garment's styles do not depend on data.limit.
+    attributes = combinations(len(source.data), cfg.split)[: len(images)]
     return Dataset(
         name="fmnist-styles",
         kind="image",
