@@ -96,8 +96,12 @@ def _restore(game, state):
 
 @pytest.mark.parametrize(
     ("name", "overrides"),
-    [("cyclegan", ()), ("cyclegan", ("train.cycle_noise=0.3",)), ("pix2pix", ())],
-    ids=["cyclegan", "cyclegan-noise", "pix2pix"],
+    [
+        ("cyclegan", ()),
+        ("cyclegan", ("train.cycle_noise=0.3", "train.marginal_weight=5")),
+        ("pix2pix", ()),
+    ],
+    ids=["cyclegan", "cyclegan-noise-marginal", "pix2pix"],
 )
 def test_state_round_trip_continues_bit_identically(folders, name, overrides):
     straight = _game(name, folders, *overrides)
@@ -182,6 +186,8 @@ def test_negative_weights_are_refused(folders):
         _game("cyclegan", folders, "train.cycle_noise=-0.1")
     with pytest.raises(ConfigError, match=r"train.cycle_weight_b must be >= 0 \(0 turns it off\), got -2.0"):
         _game("cyclegan", folders, "train.cycle_weight_b=-2")
+    with pytest.raises(ConfigError, match=r"train.marginal_weight must be >= 0 \(0 turns it off\), got -1.0"):
+        _game("cyclegan", folders, "train.marginal_weight=-1")
 
 
 def _traced_iteration(folders, *overrides):
@@ -227,3 +233,13 @@ def test_cycle_weight_b_weighs_the_b_cycle_and_b_identity_only(folders):
     # None (the default) is the paper's single lambda: bit for bit what an equal value gives
     equal = _traced_iteration(folders, "train.cycle_weight=2", "train.cycle_weight_b=2")[3]
     assert all(torch.equal(equal[key], same[key]) for key in same)
+
+
+def test_the_marginal_term_scores_each_generators_fakes_against_its_target_domain(folders):
+    # The first G step sees the same nets and batches with and without the term.
+    plain = _traced_iteration(folders)[3]
+    game, outputs_ab, _, marked = _traced_iteration(folders, "train.marginal_weight=4")
+    assert all(torch.equal(marked[key], plain[key]) for key in plain if key in marked and key != "loss_G")
+    expected_b = 4 * game.marginals["B"].distance(outputs_ab[0])
+    assert torch.allclose(marked["loss_marginal_B"], expected_b) and marked["loss_marginal_A"] > 0
+    assert "loss_marginal_A" not in plain

@@ -18,6 +18,9 @@ Departures from the reference, on purpose:
 - ``train.cycle_noise`` > 0 (off by default) adds Gaussian noise to each translation before the
   reverse G reconstructs it (``games/cycle_noise.py``: against hiding the input in the
   translation, Bashkirova et al. 2019).
+- ``train.marginal_weight`` > 0 (off by default) adds, for each G, the distance between the
+  pixel values of its translations and of a real batch of its target domain as distributions
+  (``games/marginals.py``: against a convention both cycles accept).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from ganforge.games.base import Game, register_game
 from ganforge.games.binary_translation import straight_through_binary
 from ganforge.games.cycle_noise import CycleNoise
 from ganforge.games.image_pool import ImagePool
+from ganforge.games.marginals import MarginalReference
 from ganforge.games.translation_common import (
     GRID_ROWS,
     DomainBatches,
@@ -109,6 +113,9 @@ class CycleGAN(TranslationScoring, Game):
         self.pool_a = ImagePool(train.pool_size, seed * 1000 + 3)
         self.pool_b = ImagePool(train.pool_size, seed * 1000 + 4)
         self.cycle_noise = CycleNoise(train.cycle_noise, seed * 1000 + 5, dist.rank, dist.world_size)
+        if train.marginal_weight > 0:  # no randomness: rebuilt the same on resume
+            self.marginals = {"A": MarginalReference(data.train_a, device)}
+            self.marginals["B"] = MarginalReference(data.train_b, device)
         rows = min(GRID_ROWS, len(data.test_a), len(data.test_b))
         self.grid_a = data.test_a[:rows].clone()  # fixed inputs of the progress grid (uint8)
         self.grid_b = data.test_b[:rows].clone()
@@ -164,6 +171,9 @@ class CycleGAN(TranslationScoring, Game):
         if t.identity_weight > 0:  # each scaled by its domain's lambda, as in the reference
             losses["loss_idt_A"] = t.identity_weight * lambda_a * F.l1_loss(G_BA(real_a), real_a)
             losses["loss_idt_B"] = t.identity_weight * lambda_b * F.l1_loss(G_AB(real_b), real_b)
+        if t.marginal_weight > 0:  # each G's pixel values against its target domain's
+            losses["loss_marginal_B"] = t.marginal_weight * self.marginals["B"].distance(fake_b)
+            losses["loss_marginal_A"] = t.marginal_weight * self.marginals["A"].distance(fake_a)
         return fake_b, fake_a, losses
 
     def d_step_a(self, real_a: Tensor, fake_a: Tensor) -> dict[str, Tensor]:

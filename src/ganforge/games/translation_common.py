@@ -31,6 +31,7 @@ def resolve_generator(choice: str, paper_default: str) -> str:
 def check_weights(train) -> None:
     """The translation loss weights, cycle noise and pool size must not be negative (0 turns a term off)."""
     names = ("cycle_weight", "cycle_weight_b", "identity_weight", "cycle_noise", "l1_weight", "pool_size")
+    names += ("marginal_weight",)
     for name in names:
         if (getattr(train, name) or 0) < 0:  # cycle_weight_b may be None (= cycle_weight)
             raise ConfigError(f"train.{name} must be >= 0 (0 turns it off), got {getattr(train, name)}")
