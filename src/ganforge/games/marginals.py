@@ -16,6 +16,10 @@ It does not move the game's goal: a generator whose translations are distributed
 domain's images (the adversarial optimum) has the target's pixel marginals too, so the term is
 then only the sampling noise of the batch. It matches pixel values, not images; it says nothing
 about where a value goes, which the adversarial and cycle terms still decide.
+
+Under torchrun each rank scores its own slice of the batch (a sort does not split across
+ranks), so a 2-process run's term is the mean over the slices, not the whole batch's: close,
+not bit-identical to one process of the global batch, unlike the game's other terms.
 """
 
 from __future__ import annotations
