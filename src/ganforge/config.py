@@ -182,9 +182,9 @@ class TrainConfig:
     # cyclegan: G_AB's translations binarised (-1/1, straight-through gradient) before D_B and the
     # cycle see them, for a binary B domain (games/binary_translation.py); false: the paper's game
     binary_b: bool = field(default=False, metadata=FIXED)
-    # cyclegan: weight of the marginal term, each G's translations' pixel values against a real
-    # batch of its target domain as distributions (games/marginals.py: a convention both cycles
-    # accept, docs/translation.md "Session 9"); 0: off, the paper's game
+    # cyclegan, stargan: weight of the marginal term, the pixel values of the translations against
+    # those of real images of their target domain, as distributions (games/marginals.py: against a
+    # convention the cycles accept, docs/translation.md "Session 9"); 0: off, the paper's game
     marginal_weight: float = field(default=0.0, metadata=FIXED)
     l1_weight: float = field(default=100.0, metadata=FIXED)  # pix2pix: lambda of the L1 term
 

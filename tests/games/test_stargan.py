@@ -91,7 +91,8 @@ def test_iterations_move_the_losses(tmp_path, generator):
 
 
 @pytest.mark.parametrize(
-    "overrides", [(), ("train.lambda_id=5", "train.rec_warmup=3"), ("model.d_split=true",)]
+    "overrides",
+    [(), ("train.lambda_id=5", "train.rec_warmup=3", "train.marginal_weight=2"), ("model.d_split=true",)],
 )
 def test_state_dict_round_trip_continues_bit_exactly(tmp_path, overrides):
     # with the warm-up, the save (after 2 updates) falls inside the ramp (3 updates)
@@ -231,6 +232,26 @@ def test_the_identity_term_adds_lambda_id_times_g_id_and_is_zero_for_an_identity
     with_id.train_nets["G"] = IdentityG()
     stats = with_id.g_update(real, labels, targets, fake)
     assert float(stats["g_id"]) == 0.0 and float(stats["g_rec"]) > 0  # G(fake, labels) = fake
+
+
+def test_the_marginal_term_scores_each_target_against_its_own_domain(tmp_path):
+    with pytest.raises(ConfigError, match=r"train.marginal_weight must be >= 0"):
+        build(tiny(tmp_path, "train.marginal_weight=-1"))
+    plain, marked = build(tiny(tmp_path)), build(tiny(tmp_path, "train.marginal_weight=3"))
+    torch.manual_seed(3)
+    a = plain.iteration()
+    torch.manual_seed(3)
+    b = marked.iteration()
+    assert float(b["g_marginal"]) > 0 and "g_marginal" not in a
+    assert float(b["g_loss"]) == pytest.approx(float(a["g_loss"]) + 3 * float(b["g_marginal"]), rel=1e-5)
+    # Real images of a domain, offered as translations into it, are near its own quantiles,
+    # and far from another domain's (the colour domains differ in every pixel).
+    images, vectors = marked.images.float() / 127.5 - 1, marked.vectors
+    first = (vectors == vectors[0]).all(1)
+    other = vectors[(~first).nonzero()[0, 0]]
+    own = marked.marginal_distance(images[first], vectors[first])
+    wrong = marked.marginal_distance(images[first], other.expand(int(first.sum()), -1))
+    assert float(own) < 0.3 * float(wrong)
 
 
 def test_the_reconstruction_warm_up_ramps_lambda_rec_from_zero(tmp_path):

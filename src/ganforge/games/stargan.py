@@ -36,7 +36,8 @@ from ganforge.data.batches import to_unit_range
 from ganforge.data.domains import Domains
 from ganforge.data.registry import DataError
 from ganforge.games.base import Game, register_game
-from ganforge.games.translation_common import resolve_generator
+from ganforge.games.marginals import MarginalReference
+from ganforge.games.translation_common import check_weights, resolve_generator
 from ganforge.losses import get_loss
 from ganforge.models.stargan import StarDiscriminator, build_generator, generator_meta
 from ganforge.training import distributed
@@ -69,6 +70,7 @@ class StarGANGame(Game):
 
     def __init__(self, cfg: Config, device: torch.device, dist: DistContext, speed: SpeedPlan | None = None):
         super().__init__(cfg, device, dist, speed)
+        check_weights(cfg.train)  # the translation weights StarGAN shares (marginal_weight)
         self.loss = get_loss(cfg.train.loss)
         self.dataset = load_dataset(cfg.data, seed=cfg.run.seed)
         if self.dataset.kind != "image":
@@ -93,6 +95,11 @@ class StarGANGame(Game):
         self.adam("opt_g", self.G.parameters(), t.lr_g, (t.beta1, t.beta2))
         self.adam("opt_d", self.D.parameters(), t.lr_d, (t.beta1, t.beta2))
         self.wrap_nets()
+        if t.marginal_weight > 0:  # not in the paper: per label vector, the training images' quantiles
+            self.marginals = {
+                tuple(v.tolist()): MarginalReference(self.images[(self.vectors == v).all(1)], device)
+                for v in torch.unique(self.vectors, dim=0)
+            }
         # Under torchrun every rank draws the same global batch (and the same target order and
         # penalty weights, below) and trains on its own rows: a DDP step equals one process's.
         distributed.check_batch(cfg.train.batch_size, dist)
@@ -200,6 +207,9 @@ class StarGANGame(Game):
         if t.lambda_id > 0:  # not in the paper: the one target whose truth is known, the input
             extra["g_id"] = (real - G(real, labels)).abs().mean()
             g_loss = g_loss + t.lambda_id * extra["g_id"]
+        if t.marginal_weight > 0:
+            extra["g_marginal"] = self.marginal_distance(fake, targets)
+            g_loss = g_loss + t.marginal_weight * extra["g_marginal"]
         self.D.requires_grad_(True)
         self.optimizers["opt_g"].zero_grad(set_to_none=True)
         g_loss.backward()
@@ -212,6 +222,18 @@ class StarGANGame(Game):
             "g_loss": g_loss.detach(),
             **{k: v.detach() for k, v in extra.items()},
         }
+
+    def marginal_distance(self, fake: Tensor, targets: Tensor) -> Tensor:
+        """``train.marginal_weight``'s term (``games/marginals.py``): the translations into each
+        label vector against the training images that carry it, weighted by their share of the
+        batch. The convention it is for: an inverted target's garment left in its old levels
+        puts bright pixels where real inverted images have dark ones (docs/stargan.md)."""
+        total = fake.new_zeros(())
+        for vector in torch.unique(targets, dim=0):
+            rows = (targets == vector).all(1)
+            share = rows.sum() / len(targets)
+            total = total + share * self.marginals[tuple(vector.tolist())].distance(fake[rows])
+        return total
 
     def rec_weight(self) -> float:
         """``lambda_rec``, ramped linearly from 0 over the first ``train.rec_warmup`` G updates
