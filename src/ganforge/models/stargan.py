@@ -48,7 +48,10 @@ averaged over each cell) and bilinearly upsampled to the image, as HDRNet's (Gha
 2017) coarse coefficients are, and the head has no base: the output is the input's affine map
 alone. So G cannot repaint the background without the garment beside it (a pixel's map is
 its cell's, blended with its neighbours'), and the exact global operations (an inversion, a
-re-tint) are the easy way. The stripes stay exact: every coefficient is a smooth map times
+re-tint) are the easy way. Its cues also hold the raw input (a cell's mean of ``ReLU(w x +
+v)`` reads the levels that name the source's style, which G's instance-normed features
+blur), and its coefficients are scaled by ``COARSE_GAIN`` (with no base, A must grow from 0
+to about 1). The stripes stay exact: every coefficient is a smooth map times
 one of three planes, 1 and the two phase planes (``A = A_0 + A_row p_row + A_col p_col``, the
 same for ``b``), so a gain of its own on the dark rows is smooth in space (docs/stargan.md,
 "Phase 9").
@@ -66,6 +69,10 @@ from ganforge.errors import GanforgeError
 MAX_DOWNSAMPLINGS = 6  # the reference's D depth (repeat_num) at 128 px
 GENERATORS = ("resnet", "skip", "pixel")  # model.generator for stargan; auto is resnet (the paper's)
 PHASE_PERIOD = 4  # px: the period of the phase planes (module docstring, ``pixel``)
+# The coarse head's coefficients are its last convolution's output times this: with no base, G
+# must grow A from 0 to about +-1, and Adam moves each weight about lr a step; taught the truth
+# directly, 1 left it at 0.11 of MAE after 150 updates where 4 reached 0.05 (docs/stargan.md, "Phase 9")
+COARSE_GAIN = 4.0
 
 
 class StarGANShapeError(GanforgeError, ValueError):
@@ -225,7 +232,7 @@ class PixelAffineHead(nn.Module):
         pool_rows, up_rows = grid_operators(x[0, 0, :, 0], self.grid)  # [K, H], [H, K]
         pool_cols, up_cols = grid_operators(x[0, 0, 0], self.grid)  # [K, W], [W, K]
         cells = pool_rows @ self.hidden(cues) @ pool_cols.T  # [N, hidden, K, K]
-        smooth = up_rows @ self.coefficients(cells) @ up_cols.T  # [N, 3 (C*C + C), H, W]
+        smooth = COARSE_GAIN * (up_rows @ self.coefficients(cells) @ up_cols.T)  # [N, 3 (C*C + C), H, W]
         planes = torch.cat([torch.ones_like(x[:, :1]), phase_planes(x)], dim=1)  # [N, 3, S, S]
         coefficients = (smooth.unflatten(1, (3, -1)) * planes[:, :, None]).sum(1)  # [N, C*C + C, S, S]
         return torch.clamp(self._affine_map(coefficients, x), -1.0, 1.0)
@@ -277,7 +284,10 @@ class SkipStarGenerator(nn.Module):
         self.head = nn.Sequential(last) if affine else nn.Sequential(last, nn.Tanh())
         if grid:
             self.head = None
-        cues = width + num_domains + extra
+        # a coarse head also reads the raw input: its cell means of ReLU(w x + v) are the levels
+        # that name the source's style (G's features are instance-normed; docs/stargan.md, "Phase 9")
+        self.grid = grid
+        cues = width + num_domains + extra + (channels if grid else 0)
         self.affine = PixelAffineHead(channels, cues, width, grid) if affine else None
 
     def forward(self, x: Tensor, c: Tensor) -> Tensor:
@@ -290,7 +300,8 @@ class SkipStarGenerator(nn.Module):
         fused = self.fuse(with_label_planes(torch.cat([h, full], dim=1), c))  # [N, w, S, S]
         if self.affine is None:
             return self.head(fused)
-        cues = torch.cat([with_label_planes(fused, c), *planes], dim=1)
+        raw = [x] if self.grid else []  # [N, C, S, S]
+        cues = torch.cat([with_label_planes(fused, c), *planes, *raw], dim=1)
         return self.affine(None if self.head is None else self.head(fused), x, cues)
 
 
