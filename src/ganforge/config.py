@@ -115,6 +115,10 @@ class ModelConfig:
     # StarGAN only (other games ignore it): give D's class head a trunk of its own, so L_cls
     # cannot shape the features its realism head reads; twice D's cost (docs/stargan.md, "Phase 8")
     d_split: bool = field(default=False, metadata=FIXED)
+    # StarGAN's pixel G only: its head's coefficients on a K x K grid, bilinearly upsampled (smooth
+    # in space, so G cannot repaint the background apart from the garment); 0: per pixel
+    # (docs/stargan.md, "Phase 9")
+    pixel_grid: int = field(default=0, metadata=FIXED)
 
 
 @dataclass

@@ -84,7 +84,9 @@ class StarGANGame(Game):
         if cfg.model.full_res:
             raise ConfigError("model.full_res is a U-Net option of cyclegan and pix2pix, not of StarGAN")
         domains = len(self.domains.names)
-        self.meta = generator_meta(channels, domains, size, cfg.model.g_width, res_blocks, kind)
+        self.meta = generator_meta(
+            channels, domains, size, cfg.model.g_width, res_blocks, kind, cfg.model.pixel_grid
+        )
         self.nets["G"] = build_generator(self.meta)
         self.nets["D"] = StarDiscriminator(
             channels, domains, size, cfg.model.d_width, split=cfg.model.d_split

@@ -41,6 +41,20 @@ alike in training and in inference (the reference never calls ``.eval()`` on G e
   benchmark's stripes). Why: a re-tint, an inversion or a de-striping gain is one exact
   per-pixel operation on the input, which the instance-normed decoder can only approximate
   (docs/stargan.md, "Phase 5").
+
+**A coarse grid** (``model.pixel_grid: K``, ``pixel_grid`` in the metadata, absent = 0 = per
+pixel; ``pixel`` only): the head's coefficients are computed on a K x K grid (G's features
+averaged over each cell) and bilinearly upsampled to the image, as HDRNet's (Gharbi et al.
+2017) coarse coefficients are, and the head has no base: the output is the input's affine map
+alone. So G cannot repaint the background without the garment beside it (a pixel's map is
+its cell's, blended with its neighbours'), and the exact global operations (an inversion, a
+re-tint) are the easy way. Its cues also hold the raw input (a cell's mean of ``ReLU(w x +
+v)`` reads the levels that name the source's style, which G's instance-normed features
+blur), and its coefficients are scaled by ``COARSE_GAIN`` (with no base, A must grow from 0
+to about 1). The stripes stay exact: every coefficient is a smooth map times
+one of three planes, 1 and the two phase planes (``A = A_0 + A_row p_row + A_col p_col``, the
+same for ``b``), so a gain of its own on the dark rows is smooth in space (docs/stargan.md,
+"Phase 9").
 """
 
 from __future__ import annotations
@@ -55,6 +69,10 @@ from ganforge.errors import GanforgeError
 MAX_DOWNSAMPLINGS = 6  # the reference's D depth (repeat_num) at 128 px
 GENERATORS = ("resnet", "skip", "pixel")  # model.generator for stargan; auto is resnet (the paper's)
 PHASE_PERIOD = 4  # px: the period of the phase planes (module docstring, ``pixel``)
+# The coarse head's coefficients are its last convolution's output times this: with no base, G
+# must grow A from 0 to about +-1, and Adam moves each weight about lr a step; taught the truth
+# directly, 1 left it at 0.11 of MAE after 150 updates where 4 reached 0.05 (docs/stargan.md, "Phase 9")
+COARSE_GAIN = 4.0
 
 
 class StarGANShapeError(GanforgeError, ValueError):
@@ -159,31 +177,71 @@ def phase_planes(x: Tensor) -> Tensor:
     return torch.cat(planes, dim=1).to(x.dtype)
 
 
+def grid_operators(line: Tensor, grid: int) -> tuple[Tensor, Tensor]:
+    """For a side of ``L`` pixels (``line [L]``, any values: only its length is used) and a grid
+    of ``grid`` cells: the mean over each cell ``[grid, L]`` (pixel i in cell ``i * grid // L``;
+    ``F.adaptive_avg_pool2d``'s cells where ``grid`` divides ``L``) and the bilinear up-sampling
+    ``[L, grid]`` (``F.interpolate``'s with ``align_corners=False``). Matrices made with plain
+    arithmetic from the length, so an exported graph keeps H and W dynamic (those two functions
+    export with the traced size fixed)."""
+    index = torch.ones_like(line, dtype=torch.float32).cumsum(0) - 1  # [L]: 0 .. L - 1
+    length = index[-1:] + 1
+    cells = torch.arange(grid, dtype=torch.float32, device=line.device)[:, None]  # [grid, 1]
+    members = (torch.floor(index * grid / length) == cells).float()  # [grid, L]
+    source = torch.clamp((index + 0.5) * grid / length - 0.5, min=0)  # the pixel's place on the grid
+    lower = torch.floor(source)
+    upper = torch.clamp(lower + 1, max=grid - 1)
+    weight = source - lower
+    up = (lower == cells) * (1 - weight) + (upper == cells) * weight  # [grid, L]
+    dtype = line.dtype
+    return (members / members.sum(1, keepdim=True)).to(dtype), up.T.to(dtype)
+
+
 class PixelAffineHead(nn.Module):
     """The ``pixel`` G's output: ``clamp(base + b + A x, -1, 1)`` per pixel, where the raw input
     ``x [N, C, S, S]`` gets a C x C matrix ``A`` and an offset ``b`` of its own at every pixel,
     computed by two 1x1 convolutions from ``cues`` ``[N, F, S, S]`` (G's features, the label
     planes, the phase planes). Local affine colour transforms (Gharbi et al. 2017's HDRNet):
     a re-tint, an inversion ``1 - g`` or a row's gain (de-striping) is exact here, where G's
-    instance-normed decoder loses absolute brightness. Starts as ``clamp(base)`` (A = 0, b = 0)."""
+    instance-normed decoder loses absolute brightness. Starts as ``clamp(base)`` (A = 0, b = 0).
 
-    def __init__(self, channels: int, cues: int, hidden: int):
+    ``grid`` K > 0 (module docstring, "A coarse grid"): ``clamp(A x + b, -1, 1)`` without the
+    base, the hidden features averaged over a K x K grid, the coefficients bilinearly upsampled
+    and combined with the planes 1, row phase, column phase. Starts at 0 (A = 0, b = 0)."""
+
+    def __init__(self, channels: int, cues: int, hidden: int, grid: int = 0):
         super().__init__()
-        self.channels = channels
+        self.channels, self.grid = channels, grid
         self.hidden = nn.Sequential(nn.Conv2d(cues, hidden, 1), nn.ReLU(inplace=True))
-        self.coefficients = nn.Conv2d(hidden, channels * channels + channels, 1)
+        sets = 3 if grid else 1  # with a grid: a coefficient map per plane (1, row, column phase)
+        self.coefficients = nn.Conv2d(hidden, (channels * channels + channels) * sets, 1)
         # A = 0, b = 0: G starts as the skip G's clamped base. Not as a copy of its input
         # (A = identity): that G kept copying and fooled D's classifier with faint marks
         # (docs/stargan.md, "Phase 5").
         nn.init.zeros_(self.coefficients.weight)
         nn.init.zeros_(self.coefficients.bias)
 
-    def forward(self, base: Tensor, x: Tensor, cues: Tensor) -> Tensor:
+    def forward(self, base: Tensor | None, x: Tensor, cues: Tensor) -> Tensor:
+        if self.grid:
+            return self._coarse(x, cues)
         coefficients = self.coefficients(self.hidden(cues))
+        return torch.clamp(base + self._affine_map(coefficients, x), -1.0, 1.0)
+
+    def _coarse(self, x: Tensor, cues: Tensor) -> Tensor:
+        """``clamp(A x + b)`` with coefficients smooth in space (the class docstring)."""
+        pool_rows, up_rows = grid_operators(x[0, 0, :, 0], self.grid)  # [K, H], [H, K]
+        pool_cols, up_cols = grid_operators(x[0, 0, 0], self.grid)  # [K, W], [W, K]
+        cells = pool_rows @ self.hidden(cues) @ pool_cols.T  # [N, hidden, K, K]
+        smooth = COARSE_GAIN * (up_rows @ self.coefficients(cells) @ up_cols.T)  # [N, 3 (C*C + C), H, W]
+        planes = torch.cat([torch.ones_like(x[:, :1]), phase_planes(x)], dim=1)  # [N, 3, S, S]
+        coefficients = (smooth.unflatten(1, (3, -1)) * planes[:, :, None]).sum(1)  # [N, C*C + C, S, S]
+        return torch.clamp(self._affine_map(coefficients, x), -1.0, 1.0)
+
+    def _affine_map(self, coefficients: Tensor, x: Tensor) -> Tensor:
+        """``A x + b`` per pixel: ``coefficients [N, C*C + C, S, S]`` (A row by row, then b)."""
         C = self.channels
         gains = coefficients[:, : C * C].unflatten(1, (C, C))  # [N, C_out, C_in, S, S]
-        affine = (gains * x[:, None]).sum(2) + coefficients[:, C * C :]
-        return torch.clamp(base + affine, -1.0, 1.0)
+        return (gains * x[:, None]).sum(2) + coefficients[:, C * C :]
 
 
 class SkipStarGenerator(nn.Module):
@@ -191,7 +249,9 @@ class SkipStarGenerator(nn.Module):
     as ``StarGenerator`` (``[N, C, S, S]`` in [-1, 1], ``[N, K]``) and U-Net skips at the full
     and the half size. ``model.generator: pixel`` turns on both of: ``phase`` (the phase
     planes beside the input and the label planes) and ``affine`` (a ``PixelAffineHead`` in
-    place of the last convolution's tanh); each alone is for ablations only."""
+    place of the last convolution's tanh); each alone is for ablations only. ``grid`` K > 0
+    (``model.pixel_grid``, with ``affine`` only): the head's coefficients on a K x K grid and no
+    last convolution (the module docstring, "A coarse grid")."""
 
     def __init__(
         self,
@@ -202,9 +262,11 @@ class SkipStarGenerator(nn.Module):
         res_blocks: int = 6,
         phase: bool = False,
         affine: bool = False,
+        grid: int = 0,
     ):
         super().__init__()
         check_image_size(image_size)
+        check_pixel_grid(grid, image_size, affine)
         self.num_domains, self.phase = num_domains, phase
         extra = 2 if phase else 0  # phase planes
         stem = nn.Conv2d(channels + num_domains + extra, width, 7, 1, 3, bias=False)
@@ -217,9 +279,16 @@ class SkipStarGenerator(nn.Module):
         # label reaches the full-size detail at full strength and the detail can be re-styled
         self.fuse = nn.Sequential(nn.Conv2d(width * 2 + num_domains, width, 3, 1, 1), nn.ReLU(inplace=True))
         last = nn.Conv2d(width, channels, 7, 1, 3, bias=False)
-        # with the affine head, the last convolution's output is its base (no tanh: it clamps)
+        # with the affine head, the last convolution's output is its base (no tanh: it clamps);
+        # a coarse head has no base
         self.head = nn.Sequential(last) if affine else nn.Sequential(last, nn.Tanh())
-        self.affine = PixelAffineHead(channels, width + num_domains + extra, width) if affine else None
+        if grid:
+            self.head = None
+        # a coarse head also reads the raw input: its cell means of ReLU(w x + v) are the levels
+        # that name the source's style (G's features are instance-normed; docs/stargan.md, "Phase 9")
+        self.grid = grid
+        cues = width + num_domains + extra + (channels if grid else 0)
+        self.affine = PixelAffineHead(channels, cues, width, grid) if affine else None
 
     def forward(self, x: Tensor, c: Tensor) -> Tensor:
         inputs = with_label_planes(x, c)  # [N, C + K, S, S]
@@ -231,8 +300,9 @@ class SkipStarGenerator(nn.Module):
         fused = self.fuse(with_label_planes(torch.cat([h, full], dim=1), c))  # [N, w, S, S]
         if self.affine is None:
             return self.head(fused)
-        cues = torch.cat([with_label_planes(fused, c), *planes], dim=1)
-        return self.affine(self.head(fused), x, cues)
+        raw = [x] if self.grid else []  # [N, C, S, S]
+        cues = torch.cat([with_label_planes(fused, c), *planes, *raw], dim=1)
+        return self.affine(None if self.head is None else self.head(fused), x, cues)
 
 
 def discriminator_depth(image_size: int) -> tuple[int, int]:
@@ -282,11 +352,20 @@ class StarDiscriminator(nn.Module):
 
 
 def generator_meta(
-    channels: int, num_domains: int, image_size: int, width: int, res_blocks: int, kind: str = "resnet"
+    channels: int,
+    num_domains: int,
+    image_size: int,
+    width: int,
+    res_blocks: int,
+    kind: str = "resnet",
+    pixel_grid: int = 0,
 ) -> dict:
     """What ``build_generator`` needs to rebuild G (stored beside exported weights); ``kind``
-    is ``model.generator`` (``GENERATORS``)."""
+    is ``model.generator`` (``GENERATORS``), ``pixel_grid`` ``model.pixel_grid`` (recorded for
+    ``pixel`` only, so the other generators' metadata is as before the option)."""
     check_generator(kind)
+    check_pixel_grid(pixel_grid, image_size, kind == "pixel")
+    grid = {"pixel_grid": pixel_grid} if kind == "pixel" else {}
     return {
         "family": "stargan",
         "generator": kind,
@@ -295,6 +374,7 @@ def generator_meta(
         "image_size": image_size,
         "g_width": width,
         "res_blocks": res_blocks,
+        **grid,
     }
 
 
@@ -306,6 +386,21 @@ def check_generator(kind: str) -> None:
         )
 
 
+def check_pixel_grid(grid: Any, image_size: int, affine: bool) -> None:
+    """``model.pixel_grid``: 0 (per pixel) or a grid side from 1 to half the image side, and
+    only for the ``pixel`` G (whose head it shapes)."""
+    if isinstance(grid, bool) or not isinstance(grid, int) or not 0 <= grid <= image_size // 2:
+        raise StarGANConfigError(
+            f"model.pixel_grid={grid!r} must be 0 (per-pixel coefficients) or a grid side from 1 "
+            f"to {image_size // 2} (half the image side); e.g. model.pixel_grid=4"
+        )
+    if grid and not affine:
+        raise StarGANConfigError(
+            f"model.pixel_grid={grid} shapes the pixel G's head; set model.generator=pixel "
+            "or model.pixel_grid=0"
+        )
+
+
 def build_generator(meta: dict[str, Any]) -> StarGenerator | SkipStarGenerator:
     """An untrained G of the shape ``meta`` (from ``generator_meta``) describes; metadata
     written before ``generator`` was recorded is the reference's G."""
@@ -314,4 +409,7 @@ def build_generator(meta: dict[str, Any]) -> StarGenerator | SkipStarGenerator:
     shape = (meta["channels"], meta["num_domains"], meta["image_size"], meta["g_width"], meta["res_blocks"])
     if kind == "resnet":
         return StarGenerator(*shape)
-    return SkipStarGenerator(*shape, phase=kind == "pixel", affine=kind == "pixel")
+    pixel = kind == "pixel"  # metadata written before model.pixel_grid: per pixel
+    return SkipStarGenerator(
+        *shape, phase=pixel, affine=pixel, grid=meta.get("pixel_grid", 0) if pixel else 0
+    )
