@@ -326,6 +326,19 @@ def test_tint_warp_level_means_and_fill(bench):
     assert filled[6] == 15 and filled[255] == 20  # interpolated between, held beyond
 
 
+def test_tint_warp_reads_an_earlier_checkpoints_generators(bench, tiny_tint_run):
+    import translation_tint_warp as warp
+
+    from ganforge.checkpoint import load_checkpoint
+
+    first = load_checkpoint(tiny_tint_run / "checkpoints" / "step_0000001.pt")
+    early, last = warp.generators(str(tiny_tint_run), 1), warp.generators(str(tiny_tint_run), None)
+    for net, saved in zip(early, (first["G_AB"], first["G_BA"])):
+        assert all(torch.equal(v, saved[k]) for k, v in net.state_dict().items())
+    # the exports are step 3's: the default must not be step 1's weights
+    assert any(not torch.equal(v, first["G_AB"][k]) for k, v in last[0].state_dict().items())
+
+
 def test_tint_gradients_alignment_reads_a_push_toward_the_truth(bench, tmp_path):
     import probe_output
     import translation_tint_gradients as grads
