@@ -76,6 +76,7 @@ def run_ganforge(overrides: list[str], device: torch.device, warmup: int, steps:
             "train.loss=lsgan",  # the reference's loss, weights and pools, whatever the preset says
             "train.cycle_weight=10",
             "train.identity_weight=0.5",
+            "train.marginal_weight=0",
             "train.pool_size=50",
             "train.lr_g=0.0002",
             "train.lr_d=0.0002",
