@@ -51,6 +51,7 @@ from ganforge.models.translation import set_requires_grad
 from ganforge.training.state import build_state
 
 TERMS = ("loss_G_AB", "loss_G_BA", "loss_cycle_A", "loss_cycle_B", "loss_idt_A", "loss_idt_B")
+TERMS += ("loss_marginal_A", "loss_marginal_B")  # the tint preset's since session 9 (games/marginals.py)
 SUPERVISED = "truth L2"  # 1/2 mean (G_AB(a) - tint(a))^2: its gradient weighs pixels by their error
 SUPERVISED_L1 = "truth L1"  # the metric's own loss (its gradient: the error's sign, every pixel alike)
 RECONSTRUCTION = ("loss_cycle_A", "loss_cycle_B", "loss_idt_B")  # the terms besides GAN A->B on G_AB

@@ -246,9 +246,10 @@ def test_loss_balance_terms_are_the_games_and_sum_to_its_gradient(bench, tiny_ti
     assert set(terms) == set(balance.TERMS)  # the preset has every term
     ours = sum(found["param"][n] for n in balance.TERMS)
     assert torch.allclose(ours, game_grad, rtol=1e-4, atol=1e-7)  # the terms add up to g_step's gradient
-    for name in ("loss_G_BA", "loss_idt_A"):  # G_BA-only terms do not reach G_AB
+    for name in ("loss_G_BA", "loss_idt_A", "loss_marginal_A"):  # G_BA-only terms do not reach G_AB
         assert found["param"][name].abs().max() == 0
-    for name in ("loss_G_AB", "loss_cycle_A", "loss_cycle_B", "loss_idt_B", balance.SUPERVISED):
+    reaching = ("loss_G_AB", "loss_cycle_A", "loss_cycle_B", "loss_idt_B", "loss_marginal_B")
+    for name in (*reaching, balance.SUPERVISED):
         assert found["param"][name].norm() > 0
     assert set(found["output"]) == {"loss_G_AB", "loss_cycle_A"}
     # the map's error and the scatter add up to the error: their components along them too
