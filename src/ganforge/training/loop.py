@@ -321,8 +321,9 @@ def train(cfg: Config, resume: bool = False, on_log: OnLog | None = None) -> Tra
     with hold(cfg.run.dir):
         remove_stale_temporaries(cfg.run.dir)
         state = open_run(cfg, resume)
-        book = RunBook(state, on_log)
+        # Before the book writes metrics.csv: whoever sees that file may stop the run cleanly.
         with _StopRequest() as stop:
+            book = RunBook(state, on_log)
             stopping = run_schedule(book, stop)
         book.finish(stopping)
     return state
