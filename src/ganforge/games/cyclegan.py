@@ -19,8 +19,8 @@ Departures from the reference, on purpose:
   reverse G reconstructs it (``games/cycle_noise.py``: against hiding the input in the
   translation, Bashkirova et al. 2019).
 - ``train.marginal_weight`` > 0 (off by default) adds, for each G, the distance between the
-  pixel values of its translations and of a real batch of its target domain as distributions
-  (``games/marginals.py``: against a convention both cycles accept).
+  pixel values of its translations and those of its target domain's training images, as
+  distributions (``games/marginals.py``: against a convention both cycles accept).
 """
 
 from __future__ import annotations

@@ -280,10 +280,9 @@ class SkipStarGenerator(nn.Module):
         self.fuse = nn.Sequential(nn.Conv2d(width * 2 + num_domains, width, 3, 1, 1), nn.ReLU(inplace=True))
         last = nn.Conv2d(width, channels, 7, 1, 3, bias=False)
         # with the affine head, the last convolution's output is its base (no tanh: it clamps);
-        # a coarse head has no base
-        self.head = nn.Sequential(last) if affine else nn.Sequential(last, nn.Tanh())
-        if grid:
-            self.head = None
+        # a coarse head has no base (``last`` is still built: it keeps the seeded initialisation
+        # of the layers after it as it was)
+        self.head = None if grid else nn.Sequential(last) if affine else nn.Sequential(last, nn.Tanh())
         # a coarse head also reads the raw input: its cell means of ReLU(w x + v) are the levels
         # that name the source's style (G's features are instance-normed; docs/stargan.md, "Phase 9")
         self.grid = grid
