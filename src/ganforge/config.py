@@ -133,10 +133,11 @@ class TrainConfig:
     beta1: float = field(default=0.5, metadata=FIXED)  # Adam beta1 (DCGAN paper: 0.5)
     beta2: float = field(default=0.999, metadata=FIXED)  # Adam beta2
     gp_weight: float = field(default=10.0, metadata=FIXED)  # wgan-gp only: gradient-penalty weight lambda
-    # EMA of G's weights per step, e.g. 0.999; 0 turns it off
+    # EMA of every generator's weights per G update (G; CycleGAN's G_AB and G_BA), e.g. 0.999;
+    # the averages sample, translate, are scored and exported; 0 turns it off
     ema_decay: float = field(default=0.0, metadata=FIXED)
-    # EMA only: the EMA G's batch-norm statistics: copy (G's, each step) | recompute (re-estimated
-    # on the EMA G's own samples whenever it is sampled, scored or exported; training unchanged)
+    # EMA only: the EMA G's batch-norm statistics: copy (G's, each step) | recompute (GAN game:
+    # re-estimated on the EMA G's own samples whenever it is sampled, scored or exported)
     ema_bn_stats: str = field(default="copy", metadata=_choices(resumable=True, values=("copy", "recompute")))
     # share of train.steps after which both lrs fall linearly to 0; 1: constant
     lr_decay_start: float = field(default=1.0, metadata=FIXED)

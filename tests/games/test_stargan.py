@@ -92,7 +92,11 @@ def test_iterations_move_the_losses(tmp_path, generator):
 
 @pytest.mark.parametrize(
     "overrides",
-    [(), ("train.lambda_id=5", "train.rec_warmup=3", "train.marginal_weight=2"), ("model.d_split=true",)],
+    [
+        (),
+        ("train.lambda_id=5", "train.rec_warmup=3", "train.marginal_weight=2", "train.ema_decay=0.9"),
+        ("model.d_split=true",),
+    ],
 )
 def test_state_dict_round_trip_continues_bit_exactly(tmp_path, overrides):
     # with the warm-up, the save (after 2 updates) falls inside the ramp (3 updates)
@@ -304,6 +308,18 @@ def test_inference_meta_rebuilds_the_generator(tmp_path, generator, kind):
     rebuilt.load_state_dict(G.state_dict())
     x, c = torch.rand(2, 3, 12, 12) * 2 - 1, torch.eye(3)[[0, 2]]
     assert torch.equal(rebuilt(x, c), G(x, c))
+
+
+def test_with_ema_the_average_of_g_is_what_translates_and_draws_the_grid(tmp_path):
+    game = build(tiny(tmp_path, "train.ema_decay=0.5"))
+    game.iteration()
+    G, average = game.nets["G"], game.nets["G_ema"]
+    assert game.inference()["generator"][0] is average and not torch.equal(
+        next(G.parameters()), next(average.parameters())
+    )
+    x, c = game.grid_images.float() / 127.5 - 1, game.domains.grid_targets(game.grid_targets)[0]
+    with torch.no_grad():
+        assert torch.equal(game.translate_grid()[:, 1], average(x, c).float())
 
 
 def test_a_generator_of_another_game_is_refused_in_one_line(tmp_path):

@@ -98,10 +98,10 @@ def _restore(game, state):
     ("name", "overrides"),
     [
         ("cyclegan", ()),
-        ("cyclegan", ("train.cycle_noise=0.3", "train.marginal_weight=5")),
-        ("pix2pix", ()),
+        ("cyclegan", ("train.cycle_noise=0.3", "train.marginal_weight=5", "train.ema_decay=0.9")),
+        ("pix2pix", ("train.ema_decay=0.9",)),
     ],
-    ids=["cyclegan", "cyclegan-noise-marginal", "pix2pix"],
+    ids=["cyclegan", "cyclegan-noise-marginal-ema", "pix2pix-ema"],
 )
 def test_state_round_trip_continues_bit_identically(folders, name, overrides):
     straight = _game(name, folders, *overrides)
@@ -134,6 +134,24 @@ def test_grid_and_inference(folders, tmp_path, name):
     x = torch.rand(2, 3, SIZE, SIZE) * 2 - 1
     with torch.no_grad():
         assert torch.equal(rebuilt(x), G.eval()(x))
+
+
+@pytest.mark.parametrize(("name", "keys"), [("cyclegan", ("G_AB", "G_BA")), ("pix2pix", ("G",))])
+def test_ema_averages_each_generator_and_is_what_translates(folders, tmp_path, name, keys):
+    assert not any(f"{key}_ema" in _game(name, folders).nets for key in keys)  # off by default
+    game = _game(name, folders, "train.ema_decay=0.75")
+    before = {key: [p.clone() for p in game.nets[f"{key}_ema"].parameters()] for key in keys}
+    _run(game, 1)
+    for key in keys:
+        averages, trained = list(game.nets[f"{key}_ema"].parameters()), list(game.nets[key].parameters())
+        assert not any(p.requires_grad for p in averages)
+        for old, average, weight in zip(before[key], averages, trained):
+            torch.testing.assert_close(average, 0.75 * old + 0.25 * weight)
+        assert not torch.equal(averages[0], trained[0])  # the average lags the trained G
+    translators = [net for net, _ in game.inference().values()]
+    assert translators == [game.nets[f"{key}_ema"] for key in keys]
+    with pytest.raises(ConfigError, match="ema_bn_stats=recompute is for the GAN game"):
+        _game(name, folders, "train.ema_decay=0.75", "train.ema_bn_stats=recompute")
 
 
 def test_identity_loss_needs_equal_channels(folders, monkeypatch):

@@ -25,17 +25,19 @@ A subclass's ``__init__`` follows one order, with the helpers below:
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import torch
 from torch import Tensor, nn
 
-from ganforge.config import Config
+from ganforge.config import Config, ConfigError
 from ganforge.training import distributed
 from ganforge.training import speed as speed_plan
 from ganforge.training.distributed import DistContext
 from ganforge.training.speed import SpeedPlan
+from ganforge.training.steps import update_ema
 
 if TYPE_CHECKING:
     from ganforge.data import Dataset
@@ -73,6 +75,9 @@ class Game:
     # Whether the logged D outputs ``d_real``/``d_fake`` are probabilities (curves.png draws
     # the 0.5 equilibrium line then); a GAN sets it from its loss.
     probabilistic: bool = True
+    # Whether ``train.ema_bn_stats=recompute`` applies (the GAN game re-estimates its EMA G's
+    # batch-norm statistics on noise; the others copy the trained net's).
+    recomputes_bn_stats: ClassVar[bool] = False
 
     nets: dict[str, nn.Module]  # every network whose weights the checkpoint keeps, by key
     train_nets: dict[str, nn.Module]  # what ``iteration`` calls: nets, or their DDP/compiled wrappers
@@ -168,6 +173,30 @@ class Game:
         optimizer = speed_plan.build_adam(params, lr, betas, self.speed)
         self.optimizers[key], self.base_lrs[key] = optimizer, lr
         return optimizer
+
+    def keep_averages(self, *keys: str) -> None:
+        """With ``train.ema_decay`` > 0: an exponential moving average of each net's weights,
+        kept in ``nets`` as ``<key>_ema`` (so checkpoints hold it and resume is exact). Call
+        after ``prepare_nets`` (the copy shares the layout) and before ``wrap_nets`` (it is
+        never DDP-wrapped: every rank updates the same copy from the same weights)."""
+        if self.cfg.train.ema_decay > 0:
+            if self.cfg.train.ema_bn_stats == "recompute" and not self.recomputes_bn_stats:
+                raise ConfigError(
+                    f"train.ema_bn_stats=recompute is for the GAN game; {self.name} copies the "
+                    "trained net's statistics: set train.ema_bn_stats=copy (the default)"
+                )
+            for key in keys:
+                self.nets[f"{key}_ema"] = copy.deepcopy(self.nets[key]).eval().requires_grad_(False)
+
+    def update_averages(self, *keys: str) -> None:
+        """After an update of these nets: move each average ``1 - train.ema_decay`` towards it."""
+        for key in keys:
+            if f"{key}_ema" in self.nets:
+                update_ema(self.nets[f"{key}_ema"], self.nets[key], self.cfg.train.ema_decay)
+
+    def averaged(self, key: str) -> nn.Module:
+        """The net to translate or sample with: its average when there is one, else itself."""
+        return self.nets.get(f"{key}_ema", self.nets[key])
 
     def wrap_nets(self) -> None:
         """``train_nets``: the ``ddp_nets`` wrapped for torchrun (a no-op in one process)."""

@@ -101,6 +101,7 @@ class CycleGAN(TranslationScoring, Game):
         self.loss = get_loss(train.loss)
         self.plan_speed(gradient_penalty=self.loss.gradient_penalty)
         self.prepare_nets()
+        self.keep_averages("G_AB", "G_BA")  # with train.ema_decay > 0: what translates
         betas = (train.beta1, train.beta2)
         self.adam("opt_g", [*self.G_AB.parameters(), *self.G_BA.parameters()], train.lr_g, betas)
         self.adam("opt_d_a", self.D_A.parameters(), train.lr_d, betas)
@@ -143,6 +144,7 @@ class CycleGAN(TranslationScoring, Game):
         self.optimizers["opt_g"].zero_grad(set_to_none=True)
         loss_G.backward()
         self.optimizers["opt_g"].step()
+        self.update_averages("G_AB", "G_BA")
         set_requires_grad([self.D_A, self.D_B], True)
         stats = {name: value.detach() for name, value in losses.items()}
         stats["loss_G"] = loss_G.detach()
@@ -225,10 +227,15 @@ class CycleGAN(TranslationScoring, Game):
     def write_grid(self, path: Path) -> None:
         """Rows: a | G_AB(a) | G_BA(G_AB(a)) | b | G_BA(b) | G_AB(G_BA(b)), fixed test images."""
         real_a, real_b = to_unit(self.grid_a.to(self.device)), to_unit(self.grid_b.to(self.device))
-        with eval_mode(self.G_AB, self.G_BA):
-            fake_b, fake_a = self.G_AB(real_a), self.G_BA(real_b)
-            write_rows(path, [real_a, fake_b, self.G_BA(fake_b), real_b, fake_a, self.G_AB(fake_a)])
+        G_AB, G_BA = self.averaged("G_AB"), self.averaged("G_BA")
+        with eval_mode(G_AB, G_BA):
+            fake_b, fake_a = G_AB(real_a), G_BA(real_b)
+            write_rows(path, [real_a, fake_b, G_BA(fake_b), real_b, fake_a, G_AB(fake_a)])
 
     def inference(self) -> dict[str, tuple[nn.Module, dict[str, Any]]]:
-        """``models.translation.build_generator(meta)`` rebuilds either generator."""
-        return {"AtoB": (self.G_AB, dict(self.meta_ab)), "BtoA": (self.G_BA, dict(self.meta_ba))}
+        """The generators (their averages with ``train.ema_decay`` > 0);
+        ``models.translation.build_generator(meta)`` rebuilds either."""
+        return {
+            "AtoB": (self.averaged("G_AB"), dict(self.meta_ab)),
+            "BtoA": (self.averaged("G_BA"), dict(self.meta_ba)),
+        }

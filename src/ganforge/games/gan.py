@@ -8,7 +8,6 @@ and the fixed noise of the sample grids.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ from ganforge.training import distributed
 from ganforge.training.distributed import DistContext
 from ganforge.training.sampler import EpochSampler
 from ganforge.training.speed import SpeedPlan
-from ganforge.training.steps import d_step, g_step, recompute_bn_stats, update_ema
+from ganforge.training.steps import d_step, g_step, recompute_bn_stats
 from ganforge.viz.grid import save_samples
 
 
@@ -42,6 +41,7 @@ class GanGame(Game):
     ddp_nets = ("G", "D")
     float_outputs = ("D",)
     supports_compile = True
+    recomputes_bn_stats = True  # sampling_G
 
     def __init__(self, cfg: Config, device: torch.device, dist: DistContext, speed: SpeedPlan | None = None):
         super().__init__(cfg, device, dist, speed)
@@ -56,8 +56,7 @@ class GanGame(Game):
         self.nets["G"], self.nets["D"] = build_models(model, self.dataset.shape)
         self.plan_speed(gradient_penalty=self.loss.gradient_penalty)
         self.prepare_nets()
-        if t.ema_decay > 0:
-            self.nets["G_ema"] = copy.deepcopy(self.G).eval().requires_grad_(False)
+        self.keep_averages("G")  # "G_ema" with train.ema_decay > 0
         self.adam("opt_g", self.G.parameters(), t.lr_g, (t.beta1, t.beta2))
         self.adam("opt_d", self.D.parameters(), t.lr_d, (t.beta1, t.beta2))
         if dist.enabled:
@@ -167,8 +166,7 @@ class GanGame(Game):
         # G learns through D; D's weights get no gradient here, so its DDP wrapper expects none.
         with distributed.no_grad_sync(D):
             stats.update(g_step(D, self.opt_g, self.loss, fake, fake_labels, t.aux_weight))
-        if self.G_ema is not None:
-            update_ema(self.G_ema, self.G, t.ema_decay)
+        self.update_averages("G")
         return stats
 
     def state_dict(self) -> dict[str, Any]:

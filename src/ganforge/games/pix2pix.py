@@ -69,6 +69,7 @@ class Pix2Pix(TranslationScoring, Game):
         self.loss = get_loss(train.loss)
         self.plan_speed(gradient_penalty=self.loss.gradient_penalty)
         self.prepare_nets()
+        self.keep_averages("G")  # with train.ema_decay > 0: what translates
         betas = (train.beta1, train.beta2)
         self.adam("opt_g", self.G.parameters(), train.lr_g, betas)
         self.adam("opt_d", self.D.parameters(), train.lr_d, betas)
@@ -115,6 +116,7 @@ class Pix2Pix(TranslationScoring, Game):
         self.optimizers["opt_g"].zero_grad(set_to_none=True)
         loss_G.backward()
         self.optimizers["opt_g"].step()
+        self.update_averages("G")
         set_requires_grad([self.D], True)
         return {"loss_G_GAN": loss_G_GAN.detach(), "loss_G_L1": loss_G_L1.detach(), "loss_G": loss_G.detach()}
 
@@ -128,10 +130,11 @@ class Pix2Pix(TranslationScoring, Game):
     @torch.no_grad()
     def write_grid(self, path: Path) -> None:
         """Rows: a | G(a) | the true b, fixed test pairs."""
-        real_a = to_unit(self.grid_a.to(self.device))
-        with eval_mode(self.G):
-            write_rows(path, [real_a, self.G(real_a), to_unit(self.grid_b.to(self.device))])
+        real_a, G = to_unit(self.grid_a.to(self.device)), self.averaged("G")
+        with eval_mode(G):
+            write_rows(path, [real_a, G(real_a), to_unit(self.grid_b.to(self.device))])
 
     def inference(self) -> dict[str, tuple[nn.Module, dict[str, Any]]]:
-        """``models.translation.build_generator(meta)`` rebuilds G."""
-        return {"AtoB": (self.G, dict(self.meta))}
+        """G (its average with ``train.ema_decay`` > 0); ``models.translation.build_generator(meta)``
+        rebuilds it."""
+        return {"AtoB": (self.averaged("G"), dict(self.meta))}

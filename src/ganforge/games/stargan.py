@@ -94,6 +94,7 @@ class StarGANGame(Game):
         t = cfg.train
         self.plan_speed(gradient_penalty=self.loss.gradient_penalty)
         self.prepare_nets()
+        self.keep_averages("G")  # with train.ema_decay > 0 (StarGAN v2's 0.999): what translates
         self.adam("opt_g", self.G.parameters(), t.lr_g, (t.beta1, t.beta2))
         self.adam("opt_d", self.D.parameters(), t.lr_d, (t.beta1, t.beta2))
         self.wrap_nets()
@@ -216,6 +217,7 @@ class StarGANGame(Game):
         self.optimizers["opt_g"].zero_grad(set_to_none=True)
         g_loss.backward()
         self.optimizers["opt_g"].step()
+        self.update_averages("G")
         self.g_updates += 1
         return {
             "g_adv": g_adv.detach(),
@@ -267,7 +269,8 @@ class StarGANGame(Game):
         """``[R, K + 1, C, S, S]`` in [-1, 1]: each fixed input, then its translation into
         each domain (``Domains.grid_targets``)."""
         real = to_unit_range(self.grid_images)
-        columns = [real] + [self.G(real, target) for target in self.domains.grid_targets(self.grid_targets)]
+        G = self.averaged("G")
+        columns = [real] + [G(real, target) for target in self.domains.grid_targets(self.grid_targets)]
         return torch.stack(columns, dim=1).float()
 
     def write_grid(self, path: Path) -> None:
@@ -277,7 +280,7 @@ class StarGANGame(Game):
         image_grid(to_uint8(grid.flatten(0, 1)), columns=columns).save(path)
 
     def inference(self) -> dict[str, tuple[nn.Module, dict[str, Any]]]:
-        return {"generator": (self.G, self.generator_meta())}
+        return {"generator": (self.averaged("G"), self.generator_meta())}
 
     def generator_meta(self) -> dict[str, Any]:
         """How to rebuild G (``models.stargan.build_generator``) and what its label means."""
