@@ -253,6 +253,21 @@ def test_cycle_weight_b_weighs_the_b_cycle_and_b_identity_only(folders):
     assert all(torch.equal(equal[key], same[key]) for key in same)
 
 
+def test_identity_batch_takes_the_identity_term_on_the_first_images_only(folders):
+    # G_AB's calls in the G step: G_AB(a), G_AB(G_BA(b)) (the cycle), G_AB(b[:K]) (identity)
+    game, outputs_ab, inputs_ba, stats = _traced_iteration(folders, "train.identity_batch=2")
+    real_b = inputs_ba[0]  # G_BA(b) comes first
+    assert real_b.shape[0] == 4 and outputs_ab[2].shape[0] == 2 and inputs_ba[2].shape[0] == 2
+    t = game.cfg.train
+    expected = t.identity_weight * t.cycle_weight * (outputs_ab[2] - real_b[:2]).abs().mean()
+    assert torch.allclose(stats["loss_idt_B"], expected, rtol=1e-5)
+    whole = _traced_iteration(folders)[3]  # the other terms do not change
+    assert all(torch.equal(whole[k], stats[k]) for k in ("loss_G_AB", "loss_cycle_A", "loss_cycle_B"))
+    assert not torch.equal(whole["loss_idt_B"], stats["loss_idt_B"])
+    with pytest.raises(ConfigError, match="train.identity_batch must be at least 1 image"):
+        _game("cyclegan", folders, "train.identity_batch=0")
+
+
 def test_the_marginal_term_scores_each_generators_fakes_against_its_target_domain(folders):
     # The first G step sees the same nets and batches with and without the term.
     plain = _traced_iteration(folders)[3]

@@ -90,6 +90,10 @@ class CycleGAN(TranslationScoring, Game):
                 f"the identity loss needs both domains in the same channels ({channels_a} vs {channels_b}); "
                 "set data.channels, or train.identity_weight=0"
             )
+        if train.identity_batch is not None and train.identity_batch < 1:
+            raise ConfigError(
+                f"train.identity_batch must be at least 1 image (none: the whole batch), got {train.identity_batch}"
+            )
         kind = resolve_generator(model.generator, "resnet")
         sizes = (size, model.g_width, model.res_blocks)
         self.meta_ab = generator_meta(kind, channels_a, channels_b, *sizes, full_res=model.full_res)
@@ -171,8 +175,9 @@ class CycleGAN(TranslationScoring, Game):
             "loss_cycle_B": lambda_b * F.l1_loss(rec_b, real_b),
         }
         if t.identity_weight > 0:  # each scaled by its domain's lambda, as in the reference
-            losses["loss_idt_A"] = t.identity_weight * lambda_a * F.l1_loss(G_BA(real_a), real_a)
-            losses["loss_idt_B"] = t.identity_weight * lambda_b * F.l1_loss(G_AB(real_b), real_b)
+            same_a, same_b = real_a[: t.identity_batch], real_b[: t.identity_batch]  # None: all
+            losses["loss_idt_A"] = t.identity_weight * lambda_a * F.l1_loss(G_BA(same_a), same_a)
+            losses["loss_idt_B"] = t.identity_weight * lambda_b * F.l1_loss(G_AB(same_b), same_b)
         if t.marginal_weight > 0:  # each G's pixel values against its target domain's
             losses["loss_marginal_B"] = t.marginal_weight * self.marginals["B"].distance(fake_b)
             losses["loss_marginal_A"] = t.marginal_weight * self.marginals["A"].distance(fake_a)
