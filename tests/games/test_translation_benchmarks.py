@@ -29,6 +29,7 @@ def bench(monkeypatch):
         "translation_tint_warp",
         "translation_tint_gradients",
         "probe_output",
+        "translation_step_cost",
     ):
         sys.modules.pop(name, None)
 
@@ -84,6 +85,22 @@ def test_cyclegan_throughput_trains_through_the_loop(bench, monkeypatch):
     (seconds,) = measured["seconds_per_step"]["ganforge-fp32"]
     assert np.isfinite(seconds) and seconds > 0
     assert "precision=fp32" in measured["plans"]["ganforge-fp32"]
+
+
+def test_step_cost_times_each_variant_beside_the_preset(bench, monkeypatch, capsys, tmp_path, write_pairs):
+    import json
+
+    import translation_step_cost as cost
+    from tiny_translation import SIZE, tiny_translation
+
+    sets = tiny_translation("cyclegan", write_pairs(tmp_path, SIZE, train=8, test=2))
+    tiny = [arg for s in sets for arg in ("--set", s)]
+    argv = ["x", *tiny, "--variant", "train.identity_weight=0", "--iterations", "1", "--warmup", "1"]
+    monkeypatch.setattr(sys, "argv", [*argv, "--rounds", "1"])
+    cost.main()
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["variant"] for r in rows] == ["preset", "train.identity_weight=0"]
+    assert rows[0]["x_preset"] == 1 and rows[1]["cpu_s_per_iteration"] > 0
 
 
 def test_tint_errors_split_a_wrong_map_from_blur(bench, capsys):
