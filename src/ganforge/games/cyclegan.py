@@ -92,7 +92,8 @@ class CycleGAN(TranslationScoring, Game):
             )
         if train.identity_batch is not None and train.identity_batch < 1:
             raise ConfigError(
-                f"train.identity_batch must be at least 1 image (none: the whole batch), got {train.identity_batch}"
+                "train.identity_batch must be at least 1 image (none: the whole batch), "
+                f"got {train.identity_batch}"
             )
         kind = resolve_generator(model.generator, "resnet")
         sizes = (size, model.g_width, model.res_blocks)
