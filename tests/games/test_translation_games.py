@@ -137,7 +137,7 @@ def test_grid_and_inference(folders, tmp_path, name):
 
 
 @pytest.mark.parametrize(("name", "keys"), [("cyclegan", ("G_AB", "G_BA")), ("pix2pix", ("G",))])
-def test_ema_averages_each_generator_and_is_what_translates(folders, tmp_path, name, keys):
+def test_ema_averages_each_generator_and_is_what_translates(folders, name, keys):
     assert not any(f"{key}_ema" in _game(name, folders).nets for key in keys)  # off by default
     game = _game(name, folders, "train.ema_decay=0.75")
     before = {key: [p.clone() for p in game.nets[f"{key}_ema"].parameters()] for key in keys}
