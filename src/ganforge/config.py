@@ -405,6 +405,11 @@ def validate(cfg: Config) -> None:
             raise ConfigError(f"train.{name} must be >= 0, got {getattr(cfg.train, name)}")
     if cfg.train.rec_warmup < 0:
         raise ConfigError(f"train.rec_warmup must be >= 0 G updates (0: off), got {cfg.train.rec_warmup}")
+    if cfg.train.identity_batch is not None and cfg.train.identity_batch < 1:
+        raise ConfigError(
+            "train.identity_batch must be at least 1 image (none: the whole batch), "
+            f"got {cfg.train.identity_batch}"
+        )
     if not 0 <= cfg.model.dropout < 1:
         raise ConfigError(f"model.dropout must be in [0, 1), got {cfg.model.dropout}")
     if cfg.eval.every < 0:

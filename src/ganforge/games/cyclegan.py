@@ -90,11 +90,6 @@ class CycleGAN(TranslationScoring, Game):
                 f"the identity loss needs both domains in the same channels ({channels_a} vs {channels_b}); "
                 "set data.channels, or train.identity_weight=0"
             )
-        if train.identity_batch is not None and train.identity_batch < 1:
-            raise ConfigError(
-                "train.identity_batch must be at least 1 image (none: the whole batch), "
-                f"got {train.identity_batch}"
-            )
         kind = resolve_generator(model.generator, "resnet")
         sizes = (size, model.g_width, model.res_blocks)
         self.meta_ab = generator_meta(kind, channels_a, channels_b, *sizes, full_res=model.full_res)
