@@ -206,12 +206,13 @@ def game_detectors(sets: dict, targets: dict, train: int, steps: int, seeds: int
 
 @torch.no_grad()
 def run_d_view(D, sets: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> dict:
-    """The run's D on each set of uint8 images: its mean PatchGAN score (mean, sd), the AUC of
-    that score against the reals of the same targets, and P(inverted) by its class head split
+    """The run's D (``judge``'s) on each set of uint8 images: its mean PatchGAN score (mean, sd),
+    the AUC of that score against the reals of the same targets, and P(inverted) by its class head split
     by whether the image's target is inverted."""
     scores, out = {}, {}
     for name, images in sets.items():
-        parts = [D(b.float() / 127.5 - 1) for b in images.split(BATCH)]
+        pairs = zip(images.split(BATCH), targets[name].split(BATCH))
+        parts = [D(b.float() / 127.5 - 1, c) for b, c in pairs]
         scores[name] = torch.cat([p[0].mean(1) for p in parts])
         p_inv = torch.sigmoid(torch.cat([p[1][:, INVERTED] for p in parts]))
         inverted = targets[name][:, INVERTED] == 1
@@ -229,7 +230,7 @@ def run_d_view(D, sets: dict[str, torch.Tensor], targets: dict[str, torch.Tensor
 
 
 @torch.no_grad()
-def cycle_path(G, D, x: torch.Tensor, sources, truth, caricature, garment, steps: int = 5) -> list[dict]:
+def cycle_path(G, D, x, sources, wanted, truth, caricature, garment, steps: int = 5) -> list[dict]:
     """The cycle's view of the road from the failure to the truth: the flip translation drawn
     with its garment mixed ``(1 - t) * caricature + t * truth`` (the background true), for
     ``t`` from 0 to 1, translated back by the run's G to the sources' labels. Per ``t``: the
@@ -241,7 +242,7 @@ def cycle_path(G, D, x: torch.Tensor, sources, truth, caricature, garment, steps
         mix = torch.where(garment, (1 - t) * caricature.float() + t * truth.float(), truth.float())
         mix = mix / 127.5 - 1
         back = torch.cat([G(m, c) for m, c in zip(mix.split(BATCH), sources.split(BATCH))])
-        realism = torch.cat([D(m)[0].mean(1) for m in mix.split(BATCH)])
+        realism = torch.cat([D(m, c)[0].mean(1) for m, c in zip(mix.split(BATCH), wanted.split(BATCH))])
         rec = ((back - x).abs() / 2).mean()
         rows.append(
             {"t": round(t, 2), "rec_mae": round(float(rec), 4), "realism": round(float(realism.mean()), 4)}
@@ -255,6 +256,14 @@ def fake_rec(G, x: torch.Tensor, fake: torch.Tensor, sources: torch.Tensor) -> f
     fake = fake.float() / 127.5 - 1
     back = torch.cat([G(m, c) for m, c in zip(fake.split(BATCH), sources.split(BATCH))])
     return round(float(((back - x).abs() / 2).mean()), 4)
+
+
+def judge(D: StarDiscriminator, weights: dict):
+    """The run's D as ``f(images, target labels) -> (patch scores, logits)``: a conditional D
+    (``model.d_conditional``) judges realism for the targets, a plain one ignores them."""
+    D.load_state_dict(weights)
+    D.eval()
+    return (lambda x, labels: D(x, labels)) if D.embed is not None else (lambda x, labels: D(x))
 
 
 def main() -> None:
@@ -290,9 +299,11 @@ def main() -> None:
     if last is None:
         raise SystemExit(f"no checkpoint in {args.run}/checkpoints: the probe needs the run's D")
     payload = load_checkpoint(last)
-    D = StarDiscriminator(3, len(domains.names), test.shape[1], cfg.model.d_width, split=cfg.model.d_split)
-    D.load_state_dict(payload["D"])
-    D.eval()
+    m = cfg.model
+    D = judge(
+        StarDiscriminator(3, len(domains.names), test.shape[1], m.d_width, m.d_split, m.d_conditional),
+        payload["D"],
+    )
     n = args.n
     order = torch.randperm(len(test), generator=torch.Generator().manual_seed(args.seed))
     fake_idx, real_idx = order[:n], order[n : 2 * n]  # disjoint garments: fakes vs reals
@@ -313,7 +324,7 @@ def main() -> None:
             sets["background_flip"] = swap_inversion(gray[fake_idx], wanted, "background")
             targets["caricature_flip"] = targets["background_flip"] = wanted
             garment = (gray[fake_idx] > GARMENT_LEVEL).expand(-1, 3, -1, -1)
-            path = cycle_path(G, D, x, sources, sets["truth_flip"], sets["caricature_flip"], garment)
+            path = cycle_path(G, D, x, sources, wanted, sets["truth_flip"], sets["caricature_flip"], garment)
             path.append({"t": "G's own", "rec_mae": fake_rec(G, x, sets["fake_flip"], sources)})
             print(f"cycle path (caricature t=0 -> truth t=1): {path}", flush=True)
     train = n * 2 // 3

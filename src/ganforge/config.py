@@ -115,6 +115,11 @@ class ModelConfig:
     # StarGAN only (other games ignore it): give D's class head a trunk of its own, so L_cls
     # cannot shape the features its realism head reads; twice D's cost (docs/stargan.md, "Phase 8")
     d_split: bool = field(default=False, metadata=FIXED)
+    # StarGAN only: D's realism head also sees the domain labels (a projection discriminator,
+    # Miyato & Koyama 2018: each patch's score plus <embed(labels), its features>), so an image
+    # is judged real *for its domain*; false: the paper's unconditional head (docs/stargan.md,
+    # "Phase 10")
+    d_conditional: bool = field(default=False, metadata=FIXED)
     # StarGAN's pixel G only: its head's coefficients on a K x K grid, bilinearly upsampled (smooth
     # in space, so G cannot repaint the background apart from the garment); 0: per pixel
     # (docs/stargan.md, "Phase 9")
@@ -183,7 +188,7 @@ class TrainConfig:
     identity_batch: int | None = field(default=None, metadata=FIXED)
     # cyclegan: generated images each D's history pool holds (Shrivastava et al. 2017); 0: no pool
     pool_size: int = field(default=50, metadata=FIXED)
-    # cyclegan: std (on the [-1, 1] scale) of Gaussian noise added to each translation before the
+    # cyclegan, stargan: std (on the [-1, 1] scale) of Gaussian noise added to each translation before the
     # reverse G reconstructs it, in the cycle loss only, so G cannot hide its input in faint
     # detail (Bashkirova et al. 2019; docs/translation.md); 0: off, the paper's cycle loss
     cycle_noise: float = field(default=0.0, metadata=FIXED)

@@ -96,6 +96,7 @@ def test_iterations_move_the_losses(tmp_path, generator):
         (),
         ("train.lambda_id=5", "train.rec_warmup=3", "train.marginal_weight=2", "train.ema_decay=0.9"),
         ("model.d_split=true",),
+        ("model.d_conditional=true", "train.loss=wgan-gp", "train.cycle_noise=0.3"),
     ],
 )
 def test_state_dict_round_trip_continues_bit_exactly(tmp_path, overrides):
@@ -149,11 +150,53 @@ def test_the_g_update_reuses_the_last_d_steps_translation_exactly(tmp_path):
             real, labels, targets = reference.batch()
             with torch.no_grad():
                 fake = reference.G(real, targets)
-            reference.d_update(real, labels, fake)
+            reference.d_update(real, labels, targets, fake)
         reference.g_update(real, labels, targets, reference.G(real, targets))
     a, b = weights(game), weights(reference)
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not torch.equal(a["G.main.0.weight"], weights(build(cfg))["G.main.0.weight"])
+
+
+def test_a_conditional_d_judges_reals_by_their_labels_and_translations_by_their_targets(tmp_path):
+    """``model.d_conditional``: D scores real images as images of their own domains, and G's
+    translations (in D's update, in the gradient penalty and in G's) as images of the targets."""
+    game = build(tiny(tmp_path, "model.d_conditional=true", "train.loss=wgan-gp", "train.d_steps=1"))
+    seen, batches = [], []
+    forward, batch = game.D.forward, game.batch
+    game.D.forward = lambda x, labels=None: seen.append(labels) or forward(x, labels)
+    game.batch = lambda: batches.append(batch()) or batches[-1]
+    game.iteration()
+    (_, labels, targets), *more = batches
+    assert not more
+    assert not torch.equal(labels, targets)  # the batch's labels, permuted
+    assert [torch.equal(c, labels) for c in seen] == [True, False, False, False]
+    assert all(torch.equal(c, targets) for c in seen[1:])
+
+
+def test_cycle_noise_reaches_only_the_translation_back(tmp_path):
+    """``train.cycle_noise``: G's second pass (back to the original labels) gets the translation
+    plus noise; D sees the clean translation. Off, the second pass gets the translation itself."""
+
+    def traced(forward, seen):
+        def call(x, *labels):
+            out = forward(x, *labels)
+            seen.append((x.detach(), out))
+            return out
+
+        return call
+
+    for std in (0.0, 0.5):
+        game = build(tiny(tmp_path, f"train.cycle_noise={std}", "train.d_steps=1"))
+        g_calls, d_calls = [], []
+        game.G.forward, game.D.forward = traced(game.G.forward, g_calls), traced(game.D.forward, d_calls)
+        game.iteration()
+        (_, fake), (back_in, _) = g_calls  # the translation, then its way back
+        assert torch.equal(d_calls[-1][0], fake.detach())  # G's adversarial and class terms
+        noise = back_in - fake.detach()
+        if std == 0:
+            assert torch.equal(noise, torch.zeros_like(noise))
+        else:
+            assert noise.std().item() == pytest.approx(std, rel=0.1)
 
 
 def test_the_identity_term_is_off_by_default_and_teaches_g_to_keep_its_input(tmp_path):
@@ -208,7 +251,7 @@ def test_with_d_split_the_class_loss_leaves_the_realism_trunk_alone(tmp_path, sp
         game = build(tiny(tmp_path, f"model.d_split={str(split).lower()}", f"train.lambda_cls={lambda_cls}"))
         torch.manual_seed(1)
         real, labels, targets = game.batch()
-        game.d_update(real, labels, game.G(real, targets).detach())
+        game.d_update(real, labels, targets, game.G(real, targets).detach())
         after.append(weights(game))
     same = {key: torch.equal(after[0][key], after[1][key]) for key in after[0] if key.startswith("D.")}
     realism = [key for key in same if key.startswith(("D.main.", "D.patch_head."))]

@@ -14,6 +14,11 @@ Not in the paper, both off by default: ``train.lambda_id`` adds ``lambda_id * |x
 (CycleGAN's identity term, the input's own labels as the target), and ``train.rec_warmup``
 ramps ``lambda_rec`` linearly from 0 over that many G updates (docs/stargan.md, "Phase 7").
 
+``train.cycle_noise`` (off by default) noises the translation before G translates it back in
+``L_rec`` (``games/cycle_noise.py``: against hiding the input in faint detail; docs/stargan.md,
+"Phase 10"), and ``model.d_conditional`` makes D's realism head judge each image for its domain
+(``models/stargan.py``).
+
 ``L_cls`` is a softmax cross-entropy for single-label domains and a sum of per-attribute
 binary cross-entropies (averaged over the batch) for multi-label ones, as in the reference.
 The adversarial terms are any ganforge loss of D's PatchGAN scores (wgan-gp in the preset).
@@ -36,6 +41,7 @@ from ganforge.data.batches import to_unit_range
 from ganforge.data.domains import Domains
 from ganforge.data.registry import DataError
 from ganforge.games.base import Game, register_game
+from ganforge.games.cycle_noise import CycleNoise
 from ganforge.games.marginals import MarginalReference
 from ganforge.games.translation_common import check_weights, resolve_generator
 from ganforge.losses import get_loss
@@ -89,7 +95,7 @@ class StarGANGame(Game):
         )
         self.nets["G"] = build_generator(self.meta)
         self.nets["D"] = StarDiscriminator(
-            channels, domains, size, cfg.model.d_width, split=cfg.model.d_split
+            channels, domains, size, cfg.model.d_width, cfg.model.d_split, cfg.model.d_conditional
         )
         t = cfg.train
         self.plan_speed(gradient_penalty=self.loss.gradient_penalty)
@@ -107,6 +113,8 @@ class StarGANGame(Game):
         # penalty weights, below) and trains on its own rows: a DDP step equals one process's.
         distributed.check_batch(cfg.train.batch_size, dist)
         self.sampler = EpochSampler(len(self.dataset), cfg.train.batch_size, cfg.run.seed, device)
+        # its own seeded generator, as in the CycleGAN game: the run's other randomness is as without it
+        self.cycle_noise = CycleNoise(t.cycle_noise, cfg.run.seed * 1000 + 5, dist.rank, dist.world_size)
         self.grid_images, self.grid_targets = self._grid_inputs()
         self.g_updates = 0  # G updates so far: the position on train.rec_warmup's ramp
 
@@ -150,6 +158,11 @@ class StarGANGame(Game):
     def classification_loss(self, logits: Tensor, labels: Tensor) -> Tensor:
         return classification_loss(logits, labels, self.domains.multi_label)
 
+    def judge(self, D: nn.Module, images: Tensor, domains: Tensor) -> tuple[Tensor, Tensor]:
+        """D's (patch scores, domain logits) for ``images``; a conditional D
+        (``model.d_conditional``) judges their realism as images of ``domains``."""
+        return D(images, domains) if self.cfg.model.d_conditional else D(images)
+
     def iteration(self) -> dict[str, Tensor]:
         """``train.d_steps`` D updates, then one G update on the last D step's batch.
 
@@ -162,22 +175,22 @@ class StarGANGame(Game):
             real, labels, targets = self.batch()
             with torch.set_grad_enabled(step == d_steps - 1):
                 fake = G(real, targets)
-            stats = self.d_update(real, labels, fake.detach())
+            stats = self.d_update(real, labels, targets, fake.detach())
         stats.update(self.g_update(real, labels, targets, fake))
         return stats
 
-    def d_update(self, real: Tensor, labels: Tensor, fake: Tensor) -> dict[str, Tensor]:
+    def d_update(self, real: Tensor, labels: Tensor, targets: Tensor, fake: Tensor) -> dict[str, Tensor]:
         """(1) D: real images scored real and classified by their labels; G's translations
-        ``fake`` (detached) scored fake; the gradient penalty under wgan-gp."""
+        ``fake`` (detached; into ``targets``) scored fake; the gradient penalty under wgan-gp."""
         t, D = self.cfg.train, self.train_nets["D"]
-        real_scores, real_classes = D(real)
-        fake_scores, _ = D(fake)
+        real_scores, real_classes = self.judge(D, real, labels)
+        fake_scores, _ = self.judge(D, fake, targets)
         d_adv = self.loss.d(real_scores, fake_scores)
         d_cls = self.classification_loss(real_classes, labels)
         d_loss = d_adv + t.lambda_cls * d_cls
         stats = {"d_adv": d_adv.detach(), "d_cls": d_cls.detach()}
         if self.loss.gradient_penalty:
-            penalty = self.gradient_penalty(D, real, fake)
+            penalty = self.gradient_penalty(D, real, fake, targets)
             d_loss = d_loss + t.gp_weight * penalty
             stats["gp"] = penalty.detach()
         self.optimizers["opt_d"].zero_grad(set_to_none=True)
@@ -186,13 +199,14 @@ class StarGANGame(Game):
         stats["d_loss"] = d_loss.detach()
         return stats
 
-    def gradient_penalty(self, D: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
+    def gradient_penalty(self, D: nn.Module, real: Tensor, fake: Tensor, targets: Tensor) -> Tensor:
         """WGAN-GP's ``E[(||grad D(x_hat)||_2 - 1)^2]`` on D's patch scores (``losses.py``'s,
-        with the interpolation weights drawn for the global batch and sharded like it)."""
+        with the interpolation weights drawn for the global batch and sharded like it); a
+        conditional D judges the mixtures as images of the translations' ``targets``."""
         alpha = torch.rand(len(real) * self.dist.world_size, 1, 1, 1, device=real.device)
         alpha = distributed.shard_rows(alpha, self.dist)
         x_hat = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
-        (grad,) = torch.autograd.grad(D(x_hat)[0].sum(), x_hat, create_graph=True)
+        (grad,) = torch.autograd.grad(self.judge(D, x_hat, targets)[0].sum(), x_hat, create_graph=True)
         return (grad.flatten(1).norm(2, dim=1) - 1).pow(2).mean()
 
     def g_update(self, real: Tensor, labels: Tensor, targets: Tensor, fake: Tensor) -> dict[str, Tensor]:
@@ -201,10 +215,10 @@ class StarGANGame(Game):
         t, G, D = self.cfg.train, self.train_nets["G"], self.train_nets["D"]
         self.D.requires_grad_(False)  # only G learns here; skip D's weight gradients
         with distributed.no_grad_sync(D):  # so D's DDP wrapper expects no gradients either
-            fake_scores, fake_classes = D(fake)
+            fake_scores, fake_classes = self.judge(D, fake, targets)
         g_adv = self.loss.g(fake_scores)
         g_cls = self.classification_loss(fake_classes, targets)
-        g_rec = (real - G(fake, labels)).abs().mean()
+        g_rec = (real - G(self.cycle_noise(fake), labels)).abs().mean()
         g_loss = g_adv + t.lambda_cls * g_cls + self.rec_weight() * g_rec
         extra = {}
         if t.lambda_id > 0:  # not in the paper: the one target whose truth is known, the input
@@ -256,6 +270,7 @@ class StarGANGame(Game):
             "grid_images": self.grid_images.cpu(),
             "grid_targets": self.grid_targets.cpu(),
             "g_updates": self.g_updates,
+            "cycle_noise": self.cycle_noise.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -263,6 +278,8 @@ class StarGANGame(Game):
         self.grid_images = state["grid_images"].to(self.device)
         self.grid_targets = state["grid_targets"].to(self.device)
         self.g_updates = state.get("g_updates", 0)  # runs saved before the warm-up existed: 0
+        if "cycle_noise" in state:  # checkpoints written before StarGAN took train.cycle_noise have none
+            self.cycle_noise.load_state_dict(state["cycle_noise"])
 
     @torch.no_grad()
     def translate_grid(self) -> Tensor:

@@ -328,11 +328,26 @@ class StarDiscriminator(nn.Module):
 
     ``split`` (``model.d_split``, not in the paper): the class head gets a trunk of its own, of
     the same shape, so the classification loss cannot shape the features the realism head
-    reads (twice D's cost; docs/stargan.md, "Phase 8"). Its parameters are ``class_trunk.*``;
-    without it the state dict is the reference's."""
+    reads (twice D's cost; docs/stargan.md, "Phase 8"). Its parameters are ``class_trunk.*``.
+
+    ``conditional`` (``model.d_conditional``, not in the paper): ``D(x, labels)`` adds to each
+    patch's score the inner product of its features with an embedding of the label vector
+    ``[N, K]`` (the projection discriminator of Miyato & Koyama 2018, per patch; a sum of
+    attribute embeddings for multi-label domains). The paper's realism head is blind to the
+    domain and leaves that to the class head, which may read a cue that does not decide
+    realism (docs/stargan.md, "Phase 6"). The embedding starts at zero, so an untrained
+    conditional D scores as the plain one. Its parameter is ``embed.weight``.
+
+    Without either option the state dict is the reference's."""
 
     def __init__(
-        self, channels: int, num_domains: int, image_size: int, width: int = 64, split: bool = False
+        self,
+        channels: int,
+        num_domains: int,
+        image_size: int,
+        width: int = 64,
+        split: bool = False,
+        conditional: bool = False,
     ):
         super().__init__()
         check_image_size(image_size)
@@ -341,13 +356,24 @@ class StarDiscriminator(nn.Module):
         self.main = discriminator_trunk(channels, width, depth)
         self.patch_head = nn.Conv2d(current, 1, 3, 1, 1, bias=False)
         self.class_head = nn.Conv2d(current, num_domains, side, bias=False)
-        # created last, so an unsplit D draws the same initial weights as before the option
+        # created last, so a plain D draws the same initial weights as before the options
         self.class_trunk = discriminator_trunk(channels, width, depth) if split else None
+        self.embed = nn.Linear(num_domains, current, bias=False) if conditional else None
+        if self.embed is not None:
+            nn.init.zeros_(self.embed.weight)
 
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor, labels: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """``labels`` (float ``[N, K]``): the domains to judge realism for, required exactly
+        when the D is conditional."""
+        if (labels is None) != (self.embed is None):
+            need = "needs" if self.embed is not None else "takes no"
+            raise ValueError(f"this StarGAN discriminator {need} domain labels for its realism head")
         h = self.main(x)
         h_class = h if self.class_trunk is None else self.class_trunk(x)
-        return self.patch_head(h).flatten(1), self.class_head(h_class).flatten(1)
+        scores = self.patch_head(h)
+        if self.embed is not None:
+            scores = scores + (self.embed(labels)[:, :, None, None] * h).sum(1, keepdim=True)
+        return scores.flatten(1), self.class_head(h_class).flatten(1)
 
 
 def generator_meta(
