@@ -76,6 +76,7 @@ def run_ganforge(overrides: list[str], device: torch.device, warmup: int, steps:
             "train.loss=lsgan",  # the reference's loss, weights and pools, whatever the preset says
             "train.cycle_weight=10",
             "train.identity_weight=0.5",
+            "train.identity_batch=none",
             "train.marginal_weight=0",
             "train.pool_size=50",
             "train.lr_g=0.0002",
@@ -87,6 +88,7 @@ def run_ganforge(overrides: list[str], device: torch.device, warmup: int, steps:
             "train.sample_every=1000000",
             "train.checkpoint_every=1000000",
             "eval.every=0",  # a speed figure: no scoring inside the timed run
+            "train.memory_format=auto",  # ganforge's default (the tint preset pins contiguous)
             *overrides,
         ],
     )

@@ -173,6 +173,10 @@ class TrainConfig:
         default="auto",
         metadata=_choices(resumable=True, values=("auto", "eager", "cuda-graphs", "reduce-overhead")),
     )  # auto: cuda-graphs on 1 GPU, else eager
+    # cyclegan on a CPU: the A -> B -> A and B -> A -> B halves of each step (and the two D
+    # updates) in two threads, each with half the intra-op threads (games/lanes.py); auto: when
+    # on the CPU, in fp32, in one process, with >= 2 threads; off: one after the other
+    lanes: str = field(default="auto", metadata=_choices(resumable=True, values=("auto", "off")))
     # under DDP (CUDA only): batch-norm statistics over the global batch
     sync_batchnorm: bool = field(default=False, metadata=RESUMABLE)
     # Translation games only. CycleGAN (Zhu et al. 2017, sec. 4 and 7.1) and pix2pix (Isola et al. 2017).

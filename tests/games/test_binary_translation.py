@@ -34,7 +34,7 @@ def _traced(folders, *overrides):
 
 def test_binary_b_shows_d_b_and_the_cycle_a_binary_map_and_still_trains_g_ab(folders):
     game, outputs_ab, inputs_ba, stats = _traced(folders, "train.binary_b=true")
-    soft, cycle_input = outputs_ab[0], inputs_ba[1]  # G_BA's calls: G_BA(b), then the cycle
+    soft, cycle_input = outputs_ab[0], inputs_ba[0]  # G_BA's first call: the cycle
     assert not set(soft.unique().tolist()) <= {-1.0, 1.0}  # G_AB itself stays soft ...
     assert torch.equal(cycle_input, torch.where(soft >= 0, 1.0, -1.0))  # ... the cycle gets its sign
     pooled = game.pool_b.images[: len(soft)]
@@ -42,4 +42,4 @@ def test_binary_b_shows_d_b_and_the_cycle_a_binary_map_and_still_trains_g_ab(fol
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in game.G_AB.parameters() if p.ndim > 1)
     # Off (the default): the soft translation everywhere, and a different cycle loss
     _, outputs_ab, inputs_ba, plain = _traced(folders)
-    assert torch.equal(inputs_ba[1], outputs_ab[0]) and plain["loss_cycle_A"] != stats["loss_cycle_A"]
+    assert torch.equal(inputs_ba[0], outputs_ab[0]) and plain["loss_cycle_A"] != stats["loss_cycle_A"]

@@ -101,6 +101,10 @@ def test_step_cost_times_each_variant_beside_the_preset(bench, monkeypatch, caps
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["variant"] for r in rows] == ["preset", "train.identity_weight=0"]
     assert rows[0]["x_preset"] == 1 and rows[1]["cpu_s_per_iteration"] > 0
+    monkeypatch.setattr(sys, "argv", [*argv, "--rounds", "1", "--clock", "wall", "--threads", "2"])
+    cost.main()  # the clock, for what two threads (and train.lanes) buy
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert rows[1]["wall_s_per_iteration"] > 0 and torch.get_num_threads() == 2
 
 
 def test_tint_errors_split_a_wrong_map_from_blur(bench, capsys):

@@ -215,16 +215,16 @@ def _traced_iteration(folders, *overrides):
 
 
 def test_cycle_noise_reaches_the_reverse_generator_only(folders):
-    # G_BA's calls in the G step: G_BA(b) (the fake A), G_BA(G_AB(a) + noise) (the cycle), G_BA(a) (identity)
+    # G_BA's calls in the G step: G_BA(G_AB(a) + noise) (the cycle), G_BA(a) (identity), G_BA(b)
     game, outputs_ab, inputs_ba, _ = _traced_iteration(folders, "train.cycle_noise=0.5")
     fake_b = outputs_ab[0]
-    noise = inputs_ba[1] - fake_b
+    noise = inputs_ba[0] - fake_b
     assert abs(noise.std().item() - 0.5) < 0.05 and abs(noise.mean().item()) < 0.05
     # D_B is shown the clean translation (the pool stores it as given while it fills)
     assert torch.equal(game.pool_b.images[: len(fake_b)], fake_b)
     # Off (the paper's cycle): the reverse generator gets the translation itself
     _, outputs_ab, inputs_ba, _ = _traced_iteration(folders)
-    assert torch.equal(inputs_ba[1], outputs_ab[0])
+    assert torch.equal(inputs_ba[0], outputs_ab[0])
 
 
 def test_cycle_noise_changes_the_cycle_loss_and_same_seed_runs_stay_bit_exact(folders):
@@ -256,8 +256,8 @@ def test_cycle_weight_b_weighs_the_b_cycle_and_b_identity_only(folders):
 def test_identity_batch_takes_the_identity_term_on_the_first_images_only(folders):
     # G_AB's calls in the G step: G_AB(a), G_AB(G_BA(b)) (the cycle), G_AB(b[:K]) (identity)
     game, outputs_ab, inputs_ba, stats = _traced_iteration(folders, "train.identity_batch=2")
-    real_b = inputs_ba[0]  # G_BA(b) comes first
-    assert real_b.shape[0] == 4 and outputs_ab[2].shape[0] == 2 and inputs_ba[2].shape[0] == 2
+    real_b = inputs_ba[2]  # G_BA(b) comes last
+    assert real_b.shape[0] == 4 and outputs_ab[2].shape[0] == 2 and inputs_ba[1].shape[0] == 2
     t = game.cfg.train
     expected = t.identity_weight * t.cycle_weight * (outputs_ab[2] - real_b[:2]).abs().mean()
     assert torch.allclose(stats["loss_idt_B"], expected, rtol=1e-5)

@@ -22,7 +22,12 @@ def tiny_translation(game, pairs):
 
 def traced_iteration(game):
     """One iteration of a built CycleGAN ``game``, recording G_AB's outputs and G_BA's inputs in
-    call order. Returns ``(outputs_ab, inputs_ba, stats)``."""
+    call order, with the lanes serial (the A -> B -> A lane, then B -> A -> B): G_AB(a),
+    G_AB(G_BA(b) + noise), G_AB(b) (identity); G_BA(G_AB(a) + noise), G_BA(a) (identity),
+    G_BA(b). Returns ``(outputs_ab, inputs_ba, stats)``."""
+    from ganforge.games.lanes import Lanes
+
+    game.lanes = Lanes(False)
     outputs_ab, inputs_ba = [], []
     game.G_AB.register_forward_hook(lambda net, args, out: outputs_ab.append(out.detach().clone()))
     game.G_BA.register_forward_hook(lambda net, args, out: inputs_ba.append(args[0].detach().clone()))

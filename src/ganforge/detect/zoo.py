@@ -99,7 +99,8 @@ ZOO: tuple[Member, ...] = (
         "cyclegan",
         "cyclegan-fmnist-tint.yaml",
         ("train.steps=150", "model.generator=resnet", "model.res_blocks=3", "model.full_res=false")
-        + ("train.lr_g=0.0002", "train.lr_d=0.0002", "train.identity_weight=0.5", "train.marginal_weight=0"),
+        + ("train.lr_g=0.0002", "train.lr_d=0.0002", "train.identity_weight=0.5", "train.marginal_weight=0")
+        + ("train.identity_batch=none", "train.memory_format=auto", "train.lanes=off"),
         "cyclegan-BtoA",
     ),
     Member("pix2pix", "pix2pix", "pix2pix-fmnist-edges.yaml", ("train.steps=400",), "pix2pix"),

@@ -33,12 +33,18 @@ class CycleNoise:
     def __call__(self, images: Tensor) -> Tensor:
         """``[n, C, H, W]`` translations in [-1, 1] (this rank's slice) -> the same plus noise,
         not clamped (gradients pass through unchanged)."""
+        noise = self.draw(images)
+        return images if noise is None else images + noise
+
+    def draw(self, like: Tensor) -> Tensor | None:
+        """The next noise for a batch shaped like ``like`` (already scaled by ``std``; None when
+        off): what ``__call__`` adds, drawn ahead when the batch is not computed yet."""
         if self.std == 0:
-            return images
-        n = len(images)
-        noise = torch.randn((n * self.world_size, *images.shape[1:]), generator=self.generator)
+            return None
+        n = len(like)
+        noise = torch.randn((n * self.world_size, *like.shape[1:]), generator=self.generator)
         noise = noise[self.rank * n : (self.rank + 1) * n]
-        return images + self.std * noise.to(device=images.device, dtype=images.dtype)
+        return self.std * noise.to(device=like.device, dtype=like.dtype)
 
     def state_dict(self) -> dict[str, Any]:
         return {"generator": self.generator.get_state()}

@@ -38,6 +38,7 @@ from ganforge.games.base import Game, register_game
 from ganforge.games.binary_translation import straight_through_binary
 from ganforge.games.cycle_noise import CycleNoise
 from ganforge.games.image_pool import ImagePool
+from ganforge.games.lanes import Lanes
 from ganforge.games.marginals import MarginalReference
 from ganforge.games.translation_common import (
     GRID_ROWS,
@@ -58,6 +59,15 @@ from ganforge.models.translation import (
 )
 from ganforge.training import distributed
 from ganforge.training.steps import d_outputs
+
+# the order g_step sums G's terms in (and logs them), whichever lane computed them
+LOSS_ORDER = ("loss_G_AB", "loss_G_BA", "loss_cycle_A", "loss_cycle_B", "loss_idt_A", "loss_idt_B")
+LOSS_ORDER += ("loss_marginal_B", "loss_marginal_A")
+
+
+def merge_losses(*lanes: dict[str, Tensor]) -> dict[str, Tensor]:
+    together = {name: value for lane in lanes for name, value in lane.items()}
+    return {name: together[name] for name in LOSS_ORDER if name in together}
 
 
 def cycle_weights(train) -> tuple[float, float]:
@@ -107,6 +117,9 @@ class CycleGAN(TranslationScoring, Game):
         self.adam("opt_d_a", self.D_A.parameters(), train.lr_d, betas)
         self.adam("opt_d_b", self.D_B.parameters(), train.lr_d, betas)
         self.wrap_nets()
+        # train.lanes: the two directions side by side on a CPU (games/lanes.py says when it is safe)
+        lanes_ok = device.type == "cpu" and self.speed.precision == "fp32" and dist.world_size == 1
+        self.lanes = Lanes(train.lanes == "auto" and lanes_ok)
 
         # Each source of randomness has its own generator, seeded from run.seed.
         self.batches_a = DomainBatches(data.train_a, train.batch_size, seed * 1000 + 1, device, dist)
@@ -124,9 +137,11 @@ class CycleGAN(TranslationScoring, Game):
     def iteration(self) -> dict[str, Tensor]:
         real_a, real_b = self.batches_a.next(), self.batches_b.next()
         fake_b, fake_a, stats = self.g_step(real_a, real_b)
-        stats.update(self.d_step_a(real_a, self.pool_a.query(fake_a)))
-        stats.update(self.d_step_b(real_b, self.pool_b.query(fake_b)))
-        return stats
+        pooled_a, pooled_b = self.pool_a.query(fake_a), self.pool_b.query(fake_b)  # each its own RNG
+        stats_a, stats_b = self.lanes.run(
+            lambda: self.d_step_a(real_a, pooled_a), lambda: self.d_step_b(real_b, pooled_b)
+        )
+        return stats | stats_a | stats_b
 
     def g_step(self, real_a: Tensor, real_b: Tensor) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
         """(1) Update G_AB and G_BA with the Ds frozen (Zhu et al. eq. 3, plus sec. 5.2's identity).
@@ -135,49 +150,76 @@ class CycleGAN(TranslationScoring, Game):
         generators (cycle consistency, lambda = ``train.cycle_weight`` per direction, or
         ``cycle_weight_b`` for B -> A -> B; with ``cycle_noise`` > 0 the reverse G gets the
         translation plus noise); with ``identity_weight`` > 0, a G given an image of its target
-        domain should leave it alone.
+        domain should leave it alone. With parallel lanes (``games/lanes.py``) the two
+        directions' terms are differentiated side by side and their gradients added.
         Returns the fakes (detached) for the D steps and the named losses.
         """
         set_requires_grad([self.D_A, self.D_B], False)
-        fake_b, fake_a, losses = self.g_losses(real_a, real_b)
-        loss_G = sum(losses.values())
-        self.optimizers["opt_g"].zero_grad(set_to_none=True)
-        loss_G.backward()
-        self.optimizers["opt_g"].step()
+        optimizer = self.optimizers["opt_g"]
+        optimizer.zero_grad(set_to_none=True)
+        if self.lanes.parallel:
+            fake_b, fake_a, losses = self._gradients_in_lanes(real_a, real_b, optimizer)
+        else:
+            fake_b, fake_a, losses = self.g_losses(real_a, real_b)
+            sum(losses.values()).backward()
+        optimizer.step()
         self.update_averages("G_AB", "G_BA")
         set_requires_grad([self.D_A, self.D_B], True)
         stats = {name: value.detach() for name, value in losses.items()}
-        stats["loss_G"] = loss_G.detach()
+        stats["loss_G"] = sum(stats.values())
         return fake_b.detach(), fake_a.detach(), stats
 
     def g_losses(self, real_a: Tensor, real_b: Tensor) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
         """G's forward pass without an update: the fakes (still in the graph) and the named losses
         ``g_step`` sums (the probes in ``benchmarks/`` take the terms one by one)."""
+        noise_b, noise_a = self.cycle_noise.draw(real_b), self.cycle_noise.draw(real_a)
+        fake_b, losses_ab = self.lane("A", real_a, noise_b)
+        fake_a, losses_ba = self.lane("B", real_b, noise_a)
+        return fake_b, fake_a, merge_losses(losses_ab, losses_ba)
+
+    def _gradients_in_lanes(self, real_a: Tensor, real_b: Tensor, optimizer):
+        """``g_losses`` with each direction's terms differentiated in its own lane; sets the
+        optimizer's gradients to their sum (added in a fixed order: deterministic)."""
+        noise_b, noise_a = self.cycle_noise.draw(real_b), self.cycle_noise.draw(real_a)
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+
+        def differentiate(source: str, real: Tensor, noise: Tensor | None):
+            fake, losses = self.lane(source, real, noise)
+            return fake, losses, torch.autograd.grad(sum(losses.values()), params, allow_unused=True)
+
+        (fake_b, losses_ab, grads_ab), (fake_a, losses_ba, grads_ba) = self.lanes.run(
+            lambda: differentiate("A", real_a, noise_b), lambda: differentiate("B", real_b, noise_a)
+        )
+        for p, grad_ab, grad_ba in zip(params, grads_ab, grads_ba):
+            p.grad = grad_ab if grad_ba is None else grad_ba if grad_ab is None else grad_ab + grad_ba
+        return fake_b, fake_a, merge_losses(losses_ab, losses_ba)
+
+    def lane(self, source: str, real: Tensor, noise: Tensor | None) -> tuple[Tensor, dict[str, Tensor]]:
+        """One direction's half of G's losses, for ``real`` images of domain ``source`` ("A" or
+        "B"; X -> Y below): the translation G_XY(x) (in the graph) and its terms: G_XY's
+        adversarial term against D_Y, the X -> Y -> X cycle (the translation plus ``noise``, the
+        cycle noise drawn ahead), G_YX's identity term on X images, G_XY's marginal term. The
+        two directions share no intermediate tensor."""
         t = self.cfg.train
+        target = "B" if source == "A" else "A"
         # The DDP-wrapped nets under torchrun (the nets themselves in one process).
-        G_AB, G_BA, D_A, D_B = (self.train_nets[k] for k in ("G_AB", "G_BA", "D_A", "D_B"))
-        fake_b, fake_a = G_AB(real_a), G_BA(real_b)
-        if t.binary_b:  # D_B, its pool and the cycle see a binary map (games/binary_translation.py)
-            fake_b = straight_through_binary(fake_b)
-        rec_a, rec_b = G_BA(self.cycle_noise(fake_b)), G_AB(self.cycle_noise(fake_a))
-        # The Ds' weights get no gradient here, so their DDP wrappers must expect none.
-        with distributed.no_grad_sync(D_A), distributed.no_grad_sync(D_B):
-            adversarial_ab, adversarial_ba = self.loss.g(D_B(fake_b)), self.loss.g(D_A(fake_a))
-        lambda_a, lambda_b = cycle_weights(t)
-        losses = {
-            "loss_G_AB": adversarial_ab,
-            "loss_G_BA": adversarial_ba,
-            "loss_cycle_A": lambda_a * F.l1_loss(rec_a, real_a),
-            "loss_cycle_B": lambda_b * F.l1_loss(rec_b, real_b),
-        }
-        if t.identity_weight > 0:  # each scaled by its domain's lambda, as in the reference
-            same_a, same_b = real_a[: t.identity_batch], real_b[: t.identity_batch]  # None: all
-            losses["loss_idt_A"] = t.identity_weight * lambda_a * F.l1_loss(G_BA(same_a), same_a)
-            losses["loss_idt_B"] = t.identity_weight * lambda_b * F.l1_loss(G_AB(same_b), same_b)
-        if t.marginal_weight > 0:  # each G's pixel values against its target domain's
-            losses["loss_marginal_B"] = t.marginal_weight * self.marginals["B"].distance(fake_b)
-            losses["loss_marginal_A"] = t.marginal_weight * self.marginals["A"].distance(fake_a)
-        return fake_b, fake_a, losses
+        names = (f"G_{source}{target}", f"G_{target}{source}", f"D_{target}")
+        G, G_back, D = (self.train_nets[name] for name in names)
+        weight = cycle_weights(t)[source == "B"]
+        fake = G(real)
+        if t.binary_b and target == "B":  # D_B, its pool and the cycle see a binary map
+            fake = straight_through_binary(fake)
+        rec = G_back(fake if noise is None else fake + noise.to(fake.dtype))
+        with distributed.no_grad_sync(D):  # D's weights get no gradient here
+            adversarial = self.loss.g(D(fake))
+        losses = {f"loss_G_{source}{target}": adversarial}
+        losses[f"loss_cycle_{source}"] = weight * F.l1_loss(rec, real)
+        if t.identity_weight > 0:  # scaled by its domain's lambda, as in the reference
+            same = real[: t.identity_batch]  # None: all
+            losses[f"loss_idt_{source}"] = t.identity_weight * weight * F.l1_loss(G_back(same), same)
+        if t.marginal_weight > 0:  # G_XY's pixel values against its target domain's
+            losses[f"loss_marginal_{target}"] = t.marginal_weight * self.marginals[target].distance(fake)
+        return fake, losses
 
     def d_step_a(self, real_a: Tensor, fake_a: Tensor) -> dict[str, Tensor]:
         """(2) Update D_A: real A images against G_BA's fakes from the pool."""
