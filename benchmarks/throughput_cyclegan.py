@@ -33,6 +33,7 @@ PLAIN = [
     "train.memory_format=contiguous",
     "train.adam_impl=loop",
     "train.compile=eager",
+    "train.lanes=off",
 ]
 VARIANTS = {"reference": None, "ganforge-fp32": PLAIN, "ganforge": []}
 
@@ -63,6 +64,7 @@ def run_ganforge(overrides: list[str], device: torch.device, warmup: int, steps:
             f"run.dir={tempfile.mkdtemp(prefix='ganforge-cyclegan-speed-')}",
             "run.progress=false",
             f"run.device={device}",
+            f"run.threads={torch.get_num_threads()}",  # --threads, for both sides (no tuner probes)
             "data.name=unpaired",
             f"data.root={data}",
             f"data.image_size={SIZE}",
