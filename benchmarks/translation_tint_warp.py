@@ -12,7 +12,8 @@ and how much of G_AB's MAE the warp alone explains (``tint(h(a))`` against ``tin
     PYTHONPATH=src OMP_NUM_THREADS=1 python benchmarks/translation_tint_warp.py --run RUN [--step N]
 
 ``--step N`` reads the two generators of ``checkpoints/step_N.pt`` instead of the run's exports
-(how the warp moves along one run: docs/translation.md, session 9).
+(how the warp moves along one run: docs/translation.md, session 9), their averages when the run
+kept them (``train.ema_decay``), as the exports are.
 """
 
 from __future__ import annotations
@@ -40,12 +41,13 @@ def fill(table: np.ndarray) -> np.ndarray:
 
 
 def generators(run: str, step: int | None) -> tuple[torch.nn.Module, torch.nn.Module]:
-    """G_AB and G_BA of the run: its exports, or (``step``) those of ``checkpoints/step_N.pt``."""
+    """G_AB and G_BA of the run: its exports, or (``step``) those of ``checkpoints/step_N.pt``:
+    their averages where the run kept them (``train.ema_decay``), as the exports are."""
     G_AB, G_BA = load_inference(run, "AtoB")[0], load_inference(run, "BtoA")[0]
     if step is not None:  # the exports fix the architecture; the checkpoint carries the weights
         payload = load_checkpoint(Path(run) / "checkpoints" / f"step_{step:07d}.pt")
-        G_AB.load_state_dict(payload["G_AB"])
-        G_BA.load_state_dict(payload["G_BA"])
+        for key, G in (("G_AB", G_AB), ("G_BA", G_BA)):
+            G.load_state_dict(payload.get(f"{key}_ema", payload[key]))
     return G_AB, G_BA
 
 

@@ -361,6 +361,21 @@ def test_tint_warp_reads_an_earlier_checkpoints_generators(bench, tiny_tint_run)
     assert any(not torch.equal(v, first["G_AB"][k]) for k, v in last[0].state_dict().items())
 
 
+def test_tint_warp_reads_the_averages_of_a_run_that_kept_them(bench, tiny_tint_run, monkeypatch):
+    """With ``train.ema_decay`` a checkpoint also holds ``G_AB_ema`` / ``G_BA_ema``: those are what
+    the run exports and translates with, so ``--step`` reads them too."""
+    import translation_tint_warp as warp
+
+    from ganforge.checkpoint import load_checkpoint
+
+    payload = load_checkpoint(tiny_tint_run / "checkpoints" / "step_0000001.pt")
+    for key in ("G_AB", "G_BA"):  # stand-in averages, unlike the trained weights
+        payload[f"{key}_ema"] = {k: v * 0.5 if v.is_floating_point() else v for k, v in payload[key].items()}
+    monkeypatch.setattr(warp, "load_checkpoint", lambda path: payload)
+    for net, key in zip(warp.generators(str(tiny_tint_run), 1), ("G_AB", "G_BA")):
+        assert all(torch.equal(v, payload[f"{key}_ema"][k]) for k, v in net.state_dict().items())
+
+
 def test_tint_gradients_alignment_reads_a_push_toward_the_truth(bench, tmp_path):
     import probe_output
     import translation_tint_gradients as grads
