@@ -60,6 +60,8 @@ from ganforge.models.translation import (
 from ganforge.training import distributed
 from ganforge.training.steps import d_outputs
 
+SERIAL = Lanes(enabled=False)  # runs its two lanes one after the other, in the calling thread
+
 # the order g_step sums G's terms in (and logs them), whichever lane computed them
 LOSS_ORDER = ("loss_G_AB", "loss_G_BA", "loss_cycle_A", "loss_cycle_B", "loss_idt_A", "loss_idt_B")
 LOSS_ORDER += ("loss_marginal_B", "loss_marginal_A")
@@ -172,27 +174,30 @@ class CycleGAN(TranslationScoring, Game):
     def g_losses(self, real_a: Tensor, real_b: Tensor) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
         """G's forward pass without an update: the fakes (still in the graph) and the named losses
         ``g_step`` sums (the probes in ``benchmarks/`` take the terms one by one)."""
-        noise_b, noise_a = self.cycle_noise.draw(real_b), self.cycle_noise.draw(real_a)
-        fake_b, losses_ab = self.lane("A", real_a, noise_b)
-        fake_a, losses_ba = self.lane("B", real_b, noise_a)
+        (fake_b, losses_ab), (fake_a, losses_ba) = self._both_lanes(real_a, real_b, self.lane)
         return fake_b, fake_a, merge_losses(losses_ab, losses_ba)
 
     def _gradients_in_lanes(self, real_a: Tensor, real_b: Tensor, optimizer):
         """``g_losses`` with each direction's terms differentiated in its own lane; sets the
         optimizer's gradients to their sum (added in a fixed order: deterministic)."""
-        noise_b, noise_a = self.cycle_noise.draw(real_b), self.cycle_noise.draw(real_a)
         params = [p for group in optimizer.param_groups for p in group["params"]]
 
         def differentiate(source: str, real: Tensor, noise: Tensor | None):
             fake, losses = self.lane(source, real, noise)
             return fake, losses, torch.autograd.grad(sum(losses.values()), params, allow_unused=True)
 
-        (fake_b, losses_ab, grads_ab), (fake_a, losses_ba, grads_ba) = self.lanes.run(
-            lambda: differentiate("A", real_a, noise_b), lambda: differentiate("B", real_b, noise_a)
+        (fake_b, losses_ab, grads_ab), (fake_a, losses_ba, grads_ba) = self._both_lanes(
+            real_a, real_b, differentiate, self.lanes.run
         )
         for p, grad_ab, grad_ba in zip(params, grads_ab, grads_ba):
             p.grad = grad_ab if grad_ba is None else grad_ba if grad_ab is None else grad_ab + grad_ba
         return fake_b, fake_a, merge_losses(losses_ab, losses_ba)
+
+    def _both_lanes(self, real_a: Tensor, real_b: Tensor, each, run=SERIAL.run):
+        """``(each("A", real_a, noise), each("B", real_b, noise))`` through ``run`` (one after the
+        other by default); the cycle noise of both is drawn first, in a fixed order."""
+        noise_b, noise_a = self.cycle_noise.draw(real_b), self.cycle_noise.draw(real_a)
+        return run(lambda: each("A", real_a, noise_b), lambda: each("B", real_b, noise_a))
 
     def lane(self, source: str, real: Tensor, noise: Tensor | None) -> tuple[Tensor, dict[str, Tensor]]:
         """One direction's half of G's losses, for ``real`` images of domain ``source`` ("A" or
