@@ -34,6 +34,17 @@ def bench(monkeypatch):
         sys.modules.pop(name, None)
 
 
+def test_table_trains_each_pair_against_its_own_paired_bound(bench):
+    import translation_table as table
+
+    from ganforge.config import load_config
+
+    assert set(table.PIX2PIX) == set(table.PAIRS)
+    for pair, preset in table.PIX2PIX.items():
+        cfg = load_config(preset, [])
+        assert (cfg.model.name, cfg.data.name) == ("pix2pix", pair)
+
+
 def test_table_reports_the_share_of_the_gap_closed(bench):
     import translation_table as table
 
