@@ -1,5 +1,7 @@
 """The tiny CycleGAN / pix2pix of the game tests: 3-channel squares written by tests/games/conftest.py."""
 
+from ganforge.games.lanes import Lanes
+
 SIZE = 16  # px of the squares the tests write
 
 
@@ -25,8 +27,6 @@ def traced_iteration(game):
     call order, with the lanes serial (the A -> B -> A lane, then B -> A -> B): G_AB(a),
     G_AB(G_BA(b) + noise), G_AB(b) (identity); G_BA(G_AB(a) + noise), G_BA(a) (identity),
     G_BA(b). Returns ``(outputs_ab, inputs_ba, stats)``."""
-    from ganforge.games.lanes import Lanes
-
     game.lanes = Lanes(False)
     outputs_ab, inputs_ba = [], []
     game.G_AB.register_forward_hook(lambda net, args, out: outputs_ab.append(out.detach().clone()))

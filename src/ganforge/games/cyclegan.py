@@ -190,7 +190,10 @@ class CycleGAN(TranslationScoring, Game):
             real_a, real_b, differentiate, self.lanes.run
         )
         for p, grad_ab, grad_ba in zip(params, grads_ab, grads_ba):
-            p.grad = grad_ab if grad_ba is None else grad_ba if grad_ab is None else grad_ab + grad_ba
+            if grad_ab is None or grad_ba is None:  # a weight only one lane reaches
+                p.grad = grad_ba if grad_ab is None else grad_ab
+            else:
+                p.grad = grad_ab + grad_ba
         return fake_b, fake_a, merge_losses(losses_ab, losses_ba)
 
     def _both_lanes(self, real_a: Tensor, real_b: Tensor, each, run=SERIAL.run):
