@@ -21,6 +21,10 @@ fault, not the game.
 the paper; a probe of docs/stargan.md, "Phase 6"). Since phase 7 the game has the same ramp as
 ``train.rec_warmup`` (``--set train.rec_warmup=N``); the flag stays so phase 6's commands run.
 
+``--save-g PATH`` writes G's weights at the end (safetensors); ``--init-g PATH`` starts G from
+such weights (docs/stargan.md, "Phase 12": a G taught the truth by ``--mode supervised``, then
+the game, asks whether the truth is an equilibrium of the game or only out of its reach).
+
 ``--only`` builds the ``skip`` G with one of ``model.generator: pixel``'s two parts (the phase
 planes or the affine head): an ablation the config cannot name. Each RESULT line also holds
 ``per_change``: the garment accuracy and truth ratio of each kind of change (``eval``'s).
@@ -35,6 +39,7 @@ import os
 import time
 
 import torch
+from safetensors.torch import load_file, save_file
 
 from ganforge.config import load_config
 from ganforge.data import load_dataset
@@ -129,6 +134,8 @@ def main() -> None:
     parser.add_argument("--out", default=None, help="write the progress grid here at the end")
     parser.add_argument("--only", choices=("phase", "affine"), help="the skip G with only this part of pixel")
     parser.add_argument("--rec-warmup", type=int, default=0, help="steps to ramp lambda_rec from 0 (0: off)")
+    parser.add_argument("--save-g", default=None, help="write G's weights here at the end (safetensors)")
+    parser.add_argument("--init-g", default=None, help="start G from these weights (safetensors)")
     args = parser.parse_args()
     if args.only:
         ablate(args.only)
@@ -136,6 +143,8 @@ def main() -> None:
     cfg = load_config(args.config, ["run.progress=false", "run.threads=1", *args.overrides])
     torch.manual_seed(cfg.run.seed)
     game = GAMES["stargan"](cfg, torch.device("cpu"), DistContext())
+    if args.init_g:
+        game.G.load_state_dict(load_file(args.init_g))
     gray = garments(cfg.data)[0] if args.mode == "supervised" else None
     t, eval_at = cfg.train, {int(s) for s in args.eval_at.split(",") if s}
     cpu, stats = 0.0, {}
@@ -158,6 +167,8 @@ def main() -> None:
             print("RESULT " + json.dumps({**result, "overrides": args.overrides}), flush=True)
     if args.out:
         game.write_grid(args.out)
+    if args.save_g:
+        save_file({k: v.contiguous() for k, v in game.G.state_dict().items()}, args.save_g)
 
 
 if __name__ == "__main__":
