@@ -55,6 +55,7 @@ from ganforge.evaluation.stargan import (
     truth_scores,
 )
 from ganforge.evaluation.stargan_breakdown import change_groups, summarize
+from ganforge.files import atomic_write
 from ganforge.games import GAMES
 from ganforge.models.stargan import SkipStarGenerator
 from ganforge.training.distributed import DistContext
@@ -168,7 +169,8 @@ def main() -> None:
     if args.out:
         game.write_grid(args.out)
     if args.save_g:
-        save_file({k: v.contiguous() for k, v in game.G.state_dict().items()}, args.save_g)
+        tensors = {k: v.detach().cpu().contiguous() for k, v in game.G.state_dict().items()}
+        atomic_write(args.save_g, lambda tmp: save_file(tensors, tmp))
 
 
 if __name__ == "__main__":

@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
-
-from tests.games.test_stargan import TINY, write_colour_domains
+from tiny_stargan import TINY, write_colour_domains
 
 ROOT = Path(__file__).resolve().parents[2]
 
